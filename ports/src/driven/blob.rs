@@ -1,0 +1,78 @@
+//! Blob storage: the `BlobStore` port.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tfr_core::BlobKey;
+
+use crate::stream::ByteStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob {0} not found")]
+    NotFound(String),
+    /// Blobs are immutable: a put never replaces an existing object.
+    #[error("blob {0} already exists")]
+    AlreadyExists(String),
+    #[error("checksum mismatch for {key}: expected sha256 {expected}, got {actual}")]
+    ChecksumMismatch { key: String, expected: String, actual: String },
+    #[error("size mismatch for {key}: expected {expected} bytes, got {actual}")]
+    SizeMismatch { key: String, expected: u64, actual: u64 },
+    /// The body stream failed (client disconnect, size cap, ...).
+    #[error("reading the body failed: {0}")]
+    Body(#[source] std::io::Error),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the writer promises about a body; the store checks it in flight and keeps
+/// nothing when it does not hold.
+#[derive(Debug, Clone, Default)]
+pub struct PutExpectation {
+    /// Lower-case hex SHA-256.
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub size: u64,
+    /// Lower-case hex SHA-256 where the backend records it.
+    pub sha256: Option<String>,
+    pub content_type: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+pub struct BlobObject {
+    pub meta: BlobMeta,
+    pub body: ByteStream,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Streams `body` to `key`, computing SHA-256 in flight and checking `expect`. The
+    /// object becomes visible only when complete and checked; on any failure nothing is
+    /// left behind. Refuses to overwrite (`AlreadyExists`).
+    async fn put(&self, key: &BlobKey, body: ByteStream, expect: PutExpectation) -> Result<BlobMeta, BlobError>;
+
+    /// Streams the object, `None` when absent.
+    async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError>;
+
+    /// Removes the object; removing an absent object is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
+
+    async fn exists(&self, key: &BlobKey) -> Result<bool, BlobError>;
+
+    async fn metadata(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError>;
+
+    /// A URL the backend itself signs, fetchable without credentials until `ttl` passes;
+    /// `Ok(None)` where the backend cannot sign (tfr then hands out its own signed link).
+    async fn presigned_url(&self, key: &BlobKey, ttl: Duration) -> Result<Option<String>, BlobError>;
+
+    /// A short name for logs and metrics (`fs`, `s3`, ...).
+    fn backend_name(&self) -> &'static str;
+}

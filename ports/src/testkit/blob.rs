@@ -1,0 +1,1 @@
+//! Filled by the blob helper: InMemoryBlobStore and blob_store_contract.

@@ -1,0 +1,10 @@
+//! In-memory fakes, a manual clock and the contract suites every adapter runs.
+//! Fakes are for use-case unit tests; adapters are tested against real systems with the
+//! same contract suites.
+
+pub mod blob;
+pub mod clock;
+pub mod repos;
+pub mod security;
+
+pub use clock::ManualClock;

@@ -1,0 +1,1 @@
+//! Filled by the repository helper: in-memory repositories and repository contracts.
