@@ -148,23 +148,43 @@ impl fmt::Display for ArchiveViolation {
 
 impl std::error::Error for ArchiveViolation {}
 
-/// Normalises an entry path and checks it: relative, no `..`, no backslashes, NULs or
-/// drive letters. Returns the path without a leading `./`.
+/// Normalises an entry path and checks it: relative, no `..`, no backslashes, control
+/// characters (NUL included) or drive letters. Returns the path with `.` and empty
+/// segments removed (`./a//b/` becomes `a/b`), so the result never starts with `/` and
+/// never contains `..`. The archive root itself (`./`, `.`) normalises to `""`.
 pub fn check_entry_path(raw: &str) -> Result<String, ArchiveViolation> {
-    if raw.contains('\0') || raw.contains('\\') {
+    if raw.is_empty() || raw.contains('\\') || raw.chars().any(char::is_control) {
         return Err(ArchiveViolation::InvalidPath(raw.to_string()));
     }
-    if raw.starts_with('/') || (raw.len() >= 2 && raw.as_bytes()[1] == b':') {
+    if raw.starts_with('/') || has_drive_prefix(raw) {
         return Err(ArchiveViolation::AbsolutePath(raw.to_string()));
     }
     if raw.split('/').any(|seg| seg == "..") {
         return Err(ArchiveViolation::ParentTraversal(raw.to_string()));
     }
-    let mut path = raw;
-    while let Some(rest) = path.strip_prefix("./") {
-        path = rest;
+    let path = raw
+        .split('/')
+        .filter(|seg| !seg.is_empty() && *seg != ".")
+        .collect::<Vec<_>>()
+        .join("/");
+    // `./C:/x` or `.//C:` would otherwise slip a drive prefix past the first check.
+    if has_drive_prefix(&path) {
+        return Err(ArchiveViolation::AbsolutePath(raw.to_string()));
     }
-    Ok(path.trim_end_matches('/').to_string())
+    Ok(path)
+}
+
+/// `C:`, `c:foo`: anything whose second byte is a colon (conservative on purpose).
+fn has_drive_prefix(path: &str) -> bool {
+    path.len() >= 2 && path.as_bytes()[1] == b':'
+}
+
+/// Whether a (normalised) path is a Terraform or OpenTofu configuration file.
+pub fn is_terraform_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    [".tf", ".tf.json", ".tofu", ".tofu.json"]
+        .iter()
+        .any(|ext| name.len() > ext.len() && name.ends_with(ext))
 }
 
 /// What a valid archive holds, for the listing API.
@@ -214,13 +234,16 @@ impl ArchiveAudit {
             EntryKind::Special => return Err(ArchiveViolation::SpecialFile(entry.path.clone())),
             EntryKind::Directory => {}
             EntryKind::File => {
-                if path.ends_with(".tf") || path.ends_with(".tf.json") {
+                if path.is_empty() {
+                    return Err(ArchiveViolation::InvalidPath(entry.path.clone()));
+                }
+                if is_terraform_file(&path) {
                     self.summary.tf_files += 1;
                 }
-                if is_root_readme(&path) {
+                if let Some(rank) = root_readme_rank(&path) {
                     let better = match &self.summary.readme_path {
                         None => true,
-                        Some(current) => current != "README.md" && path == "README.md",
+                        Some(current) => root_readme_rank(current).is_none_or(|cur| rank < cur),
                     };
                     if better {
                         self.summary.readme_path = Some(path.clone());
@@ -240,7 +263,9 @@ impl ArchiveAudit {
                 limit: self.limits.max_unpacked_bytes,
             });
         }
-        if unpacked > self.limits.ratio_floor_bytes && unpacked / self.compressed_bytes > self.limits.max_ratio {
+        if unpacked > self.limits.ratio_floor_bytes
+            && unpacked > self.compressed_bytes.saturating_mul(self.limits.max_ratio)
+        {
             return Err(ArchiveViolation::RatioExceeded {
                 limit: self.limits.max_ratio,
             });
@@ -256,23 +281,58 @@ impl ArchiveAudit {
     }
 }
 
-fn is_root_readme(path: &str) -> bool {
-    !path.contains('/') && {
-        let lower = path.to_ascii_lowercase();
-        lower == "readme.md" || lower == "readme" || lower == "readme.markdown" || lower == "readme.txt"
+/// Preference among root READMEs, lower is better: `README.md` first, then any other
+/// spelling of `readme.md`, `readme.markdown`, `readme`, `readme.txt`. `None` if the path
+/// is not a root README. Ranking (rather than first-seen) makes the choice independent of
+/// entry order.
+fn root_readme_rank(path: &str) -> Option<u8> {
+    if path.contains('/') {
+        return None;
+    }
+    if path == "README.md" {
+        return Some(0);
+    }
+    match path.to_ascii_lowercase().as_str() {
+        "readme.md" => Some(1),
+        "readme.markdown" => Some(2),
+        "readme" => Some(3),
+        "readme.txt" => Some(4),
+        _ => None,
     }
 }
 
 /// Largest README kept for the listing API.
 pub const MAX_README_BYTES: usize = 512 * 1024;
 
-/// A short description from a README: its first paragraph line that is not a heading,
-/// badge or HTML, trimmed to 300 characters.
+/// A short description from a README: its first paragraph line that is not a heading
+/// (ATX `#` or setext underlined), badge, HTML, horizontal rule or fenced code, trimmed
+/// to 300 characters (an ellipsis marks the cut).
 pub fn description_from_readme(readme: &str) -> Option<String> {
-    let line = readme
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('<') && !l.starts_with("[!") && !l.starts_with("!["))?;
+    let lines: Vec<&str> = readme.lines().map(str::trim).collect();
+    let is_rule = |l: &str| {
+        l.len() >= 3 && (l.bytes().all(|b| b == b'-') || l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'*'))
+    };
+    let is_setext_underline = |l: &str| !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'));
+    let mut in_fence = false;
+    let mut found = None;
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("```") || l.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence || l.is_empty() || is_rule(l) || l.starts_with('#') || l.starts_with('<') {
+            continue;
+        }
+        if l.starts_with("[!") || l.starts_with("![") {
+            continue;
+        }
+        if lines.get(i + 1).is_some_and(|next| is_setext_underline(next)) {
+            continue;
+        }
+        found = Some(*l);
+        break;
+    }
+    let line = found?;
     let mut text: String = line.chars().take(300).collect();
     if line.chars().count() > 300 {
         text.push('…');

@@ -37,41 +37,47 @@ impl BlobKey {
         Ok(Self(value.to_string()))
     }
 
-    pub fn module_archive(addr: &ModuleAddress, version: &ModuleVersion, format: ArchiveFormat) -> Self {
+    /// Every publish writes under its own `upload` id, so a losing concurrent publish of
+    /// the same version can delete what it wrote without touching the winner's objects.
+    pub fn module_archive(addr: &ModuleAddress, version: &ModuleVersion, format: ArchiveFormat, upload: u128) -> Self {
         let ns = addr.namespace.key();
         let name = addr.name.key();
         let system = addr.system.as_str();
         Self(format!(
-            "modules/{ns}/{name}/{system}/{version}/{name}-{system}-{version}.{}",
+            "modules/{ns}/{name}/{system}/{version}/{upload:032x}/{name}-{system}-{version}.{}",
             format.extension()
         ))
     }
 
-    fn provider_dir(addr: &ProviderAddress, version: &ProviderVersion) -> String {
-        format!("providers/{}/{}/{version}", addr.namespace.key(), addr.provider_type.as_str())
+    fn provider_dir(addr: &ProviderAddress, version: &ProviderVersion, upload: u128) -> String {
+        format!(
+            "providers/{}/{}/{version}/{upload:032x}",
+            addr.namespace.key(),
+            addr.provider_type.as_str()
+        )
     }
 
-    pub fn provider_package(addr: &ProviderAddress, version: &ProviderVersion, platform: &Platform) -> Self {
+    pub fn provider_package(addr: &ProviderAddress, version: &ProviderVersion, platform: &Platform, upload: u128) -> Self {
         Self(format!(
             "{}/{}",
-            Self::provider_dir(addr, version),
+            Self::provider_dir(addr, version, upload),
             crate::provider_package::package_filename(&addr.provider_type, version, platform)
         ))
     }
 
-    pub fn provider_shasums(addr: &ProviderAddress, version: &ProviderVersion) -> Self {
+    pub fn provider_shasums(addr: &ProviderAddress, version: &ProviderVersion, upload: u128) -> Self {
         Self(format!(
-            "{}/terraform-provider-{}_{version}_SHA256SUMS",
-            Self::provider_dir(addr, version),
-            addr.provider_type.as_str()
+            "{}/{}",
+            Self::provider_dir(addr, version, upload),
+            crate::provider_package::shasums_filename(&addr.provider_type, version)
         ))
     }
 
-    pub fn provider_shasums_signature(addr: &ProviderAddress, version: &ProviderVersion) -> Self {
+    pub fn provider_shasums_signature(addr: &ProviderAddress, version: &ProviderVersion, upload: u128) -> Self {
         Self(format!(
-            "{}/terraform-provider-{}_{version}_SHA256SUMS.sig",
-            Self::provider_dir(addr, version),
-            addr.provider_type.as_str()
+            "{}/{}.sig",
+            Self::provider_dir(addr, version, upload),
+            crate::provider_package::shasums_filename(&addr.provider_type, version)
         ))
     }
 

@@ -3,6 +3,7 @@
 //! the case they were published with; provider parts are lower-case.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -83,6 +84,16 @@ impl PartialEq for Namespace {
 }
 impl Eq for Namespace {}
 
+/// Consistent with the case-insensitive `PartialEq`.
+impl Hash for Namespace {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
 impl fmt::Display for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -113,8 +124,24 @@ impl PartialEq for ModuleName {
 }
 impl Eq for ModuleName {}
 
+/// Consistent with the case-insensitive `PartialEq`.
+impl Hash for ModuleName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
+}
+
+impl fmt::Display for ModuleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The module's target system (historically "provider"): `^[0-9a-z]{1,64}$`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleSystem(String);
 
 impl ModuleSystem {
@@ -132,8 +159,14 @@ impl ModuleSystem {
     }
 }
 
+impl fmt::Display for ModuleSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `namespace/name/system`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleAddress {
     pub namespace: Namespace,
     pub name: ModuleName,
@@ -158,7 +191,7 @@ impl fmt::Display for ModuleAddress {
 
 /// A provider type such as `aws`. The `terraform-` prefix is refused: it is the common
 /// mistake of naming the repository (`terraform-provider-aws`) instead of the type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProviderType(String);
 
 impl ProviderType {
@@ -178,8 +211,14 @@ impl ProviderType {
     }
 }
 
+impl fmt::Display for ProviderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `namespace/type`, both lower-case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProviderAddress {
     pub namespace: Namespace,
     pub provider_type: ProviderType,

@@ -55,25 +55,32 @@ pub enum ShasumsError {
 pub struct Sha256Sums(BTreeMap<String, String>);
 
 impl Sha256Sums {
+    /// Parses `sha256sum` text-mode output. Blank lines are skipped and a trailing `\r`
+    /// is tolerated. A file name containing whitespace is refused: Terraform splits each
+    /// line on whitespace, so such a name could never be matched.
     pub fn parse(text: &str) -> Result<Self, ShasumsError> {
         let mut map = BTreeMap::new();
         for (i, raw) in text.split('\n').enumerate() {
+            let line_no = i + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.is_empty() {
+            if line.trim().is_empty() {
                 continue;
             }
-            let (hash, name) = line.split_once("  ").ok_or({
-                if line.len() > 65 && line.as_bytes()[64] == b' ' && line.as_bytes()[65] == b'*' {
-                    ShasumsError::BinaryMode { line: i + 1 }
-                } else {
-                    ShasumsError::Malformed { line: i + 1 }
+            let Some((hash, name)) = line.split_once("  ") else {
+                let bytes = line.as_bytes();
+                if bytes.len() > 65 && bytes[64] == b' ' && bytes[65] == b'*' {
+                    return Err(ShasumsError::BinaryMode { line: line_no });
                 }
-            })?;
+                return Err(ShasumsError::Malformed { line: line_no });
+            };
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) || name.is_empty() {
-                return Err(ShasumsError::Malformed { line: i + 1 });
+                return Err(ShasumsError::Malformed { line: line_no });
             }
             if name.starts_with('*') {
-                return Err(ShasumsError::BinaryMode { line: i + 1 });
+                return Err(ShasumsError::BinaryMode { line: line_no });
+            }
+            if name.chars().any(char::is_whitespace) {
+                return Err(ShasumsError::Malformed { line: line_no });
             }
             if map.insert(name.to_string(), hash.to_ascii_lowercase()).is_some() {
                 return Err(ShasumsError::Duplicate(name.to_string()));
@@ -83,6 +90,16 @@ impl Sha256Sums {
             return Err(ShasumsError::Empty);
         }
         Ok(Self(map))
+    }
+
+    /// Number of listed files.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false for a parsed value (parsing refuses an empty list).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The lower-case hex SHA-256 listed for `filename`.
@@ -99,7 +116,8 @@ impl Sha256Sums {
 #[error("invalid protocol version {0:?}: expected MAJOR.MINOR such as 5.0 or 6.0")]
 pub struct ProtocolError(pub String);
 
-/// Plugin protocol versions such as `5.0` and `6.0`.
+/// Plugin protocol versions such as `5.0` and `6.0`, canonicalised (`5` and `05.0`
+/// become `5.0`) and de-duplicated in first-seen order. Empty items are skipped.
 pub fn parse_protocols<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ProtocolError> {
     let mut out: Vec<String> = Vec::new();
     for item in items {
@@ -107,16 +125,21 @@ pub fn parse_protocols<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<V
         if item.is_empty() {
             continue;
         }
-        let ok = item.split('.').count() <= 2
-            && item.split('.').all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
+        let parts: Vec<&str> = item.split('.').collect();
+        let ok = parts.len() <= 2
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             return Err(ProtocolError(item.to_string()));
         }
-        let canonical = if item.contains('.') {
-            item.to_string()
-        } else {
-            format!("{item}.0")
+        // At most four digits each, so these parse.
+        let major: u32 = parts[0].parse().map_err(|_| ProtocolError(item.to_string()))?;
+        let minor: u32 = match parts.get(1) {
+            Some(p) => p.parse().map_err(|_| ProtocolError(item.to_string()))?,
+            None => 0,
         };
+        let canonical = format!("{major}.{minor}");
         if !out.contains(&canonical) {
             out.push(canonical);
         }

@@ -23,7 +23,10 @@ pub struct Version {
     build: Option<String>,
 }
 
-const MAX_LEN: usize = 128;
+/// Longest version string accepted. Kept short enough that every blob key built from a
+/// version (`{name}-{system}-{version}.tar.gz`, `terraform-provider-{type}_{version}_{os}_{arch}.zip`)
+/// stays within the 255-byte file-name limit of common filesystems.
+pub const MAX_VERSION_LEN: usize = 64;
 
 fn valid_ident_list(s: &str) -> bool {
     !s.is_empty()
@@ -35,8 +38,8 @@ fn valid_ident_list(s: &str) -> bool {
 impl Version {
     fn parse_core(input: &str, min_segments: usize, max_segments: usize) -> Result<Self, VersionError> {
         let err = |why| VersionError::Invalid(input.to_string(), why);
-        if input.is_empty() || input.len() > MAX_LEN {
-            return Err(err("must be 1-128 characters"));
+        if input.is_empty() || input.len() > MAX_VERSION_LEN {
+            return Err(err("must be 1-64 characters"));
         }
         let (rest, build) = match input.split_once('+') {
             Some((r, b)) => {
@@ -85,6 +88,30 @@ impl Version {
     pub fn prerelease(&self) -> Option<&str> {
         self.pre.as_deref()
     }
+    /// Build metadata (after `+`); ignored for precedence.
+    pub fn build(&self) -> Option<&str> {
+        self.build.as_deref()
+    }
+    /// Compares by semver precedence only: numeric segments (missing ones count as 0),
+    /// then prerelease. Build metadata and spelling differences (`1.2.3` vs `1.2.3.0`)
+    /// compare equal here; use `Ord` for a total order consistent with `Eq`.
+    pub fn cmp_precedence(&self, other: &Self) -> Ordering {
+        let len = self.segments.len().max(other.segments.len());
+        for i in 0..len {
+            let a = self.segments.get(i).copied().unwrap_or(0);
+            let b = other.segments.get(i).copied().unwrap_or(0);
+            match a.cmp(&b) {
+                Ordering::Equal => {}
+                ord => return ord,
+            }
+        }
+        match (&self.pre, &other.pre) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => cmp_prerelease(a, b),
+        }
+    }
 }
 
 impl fmt::Display for Version {
@@ -101,6 +128,21 @@ impl fmt::Display for Version {
     }
 }
 
+fn is_numeric_ident(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Compares two all-digit strings by value without overflowing: ignore leading zeros,
+/// then the longer number is larger, then compare digit by digit.
+fn cmp_numeric(a: &str, b: &str) -> Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Semver 2.0.0 rule 11 precedence for prerelease identifier lists: numeric identifiers
+/// compare numerically and sort before alphanumeric ones, which compare in ASCII order;
+/// a shorter list that is a prefix of a longer one sorts first.
 fn cmp_prerelease(a: &str, b: &str) -> Ordering {
     let mut ai = a.split('.');
     let mut bi = b.split('.');
@@ -110,11 +152,11 @@ fn cmp_prerelease(a: &str, b: &str) -> Ordering {
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(x), Some(y)) => {
-                let ord = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(nx), Ok(ny)) => nx.cmp(&ny),
-                    (Ok(_), Err(_)) => Ordering::Less,
-                    (Err(_), Ok(_)) => Ordering::Greater,
-                    (Err(_), Err(_)) => x.cmp(y),
+                let ord = match (is_numeric_ident(x), is_numeric_ident(y)) {
+                    (true, true) => cmp_numeric(x, y),
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => x.cmp(y),
                 };
                 if ord != Ordering::Equal {
                     return ord;
@@ -125,24 +167,14 @@ fn cmp_prerelease(a: &str, b: &str) -> Ordering {
 }
 
 impl Ord for Version {
-    /// Semver precedence; build metadata only breaks ties so sorting is deterministic.
+    /// Semver precedence (see [`Version::cmp_precedence`]). Versions of equal precedence
+    /// are then ordered by their spelling (segment count, prerelease text, build
+    /// metadata) so that the order is total and `a.cmp(b) == Equal` exactly when `a == b`.
     fn cmp(&self, other: &Self) -> Ordering {
-        let len = self.segments.len().max(other.segments.len());
-        for i in 0..len {
-            let a = self.segments.get(i).copied().unwrap_or(0);
-            let b = other.segments.get(i).copied().unwrap_or(0);
-            match a.cmp(&b) {
-                Ordering::Equal => {}
-                ord => return ord,
-            }
-        }
-        let pre = match (&self.pre, &other.pre) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-            (Some(a), Some(b)) => cmp_prerelease(a, b),
-        };
-        pre.then_with(|| self.build.cmp(&other.build))
+        self.cmp_precedence(other)
+            .then_with(|| self.segments.len().cmp(&other.segments.len()))
+            .then_with(|| self.pre.cmp(&other.pre))
+            .then_with(|| self.build.cmp(&other.build))
     }
 }
 
@@ -194,6 +226,9 @@ impl ProviderVersion {
     }
     pub fn version(&self) -> &Version {
         &self.0
+    }
+    pub fn is_prerelease(&self) -> bool {
+        self.0.is_prerelease()
     }
 }
 

@@ -84,7 +84,7 @@ pub struct ModuleListQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModulePage {
-    /// Each module with its versions; the page is ordered by namespace, name, system.
+    /// Each module with its versions (`readme: None`); ordered by namespace, name, system.
     pub items: Vec<ModuleWithVersions>,
     pub has_more: bool,
 }
@@ -95,7 +95,9 @@ pub trait ModuleRepository: Send + Sync {
     /// `Conflict` when the version exists (whatever the case of the address).
     async fn insert_version(&self, new: NewModuleVersion) -> Result<ModuleVersionRecord, RepoError>;
 
-    /// The hot path: the module (matched case-insensitively) with its versions, in one query.
+    /// The hot path: the module (matched case-insensitively) with its versions, in one
+    /// query. The versions carry `readme: None`: README text is never loaded here (use
+    /// `find_version` for it).
     async fn find_module(&self, address: &ModuleAddress) -> Result<Option<ModuleWithVersions>, RepoError>;
 
     async fn find_version(

@@ -1,1 +1,21 @@
-//! Use cases.
+//! Use cases: the only code that calls the driven ports. One use case per file.
+
+pub mod api_keys;
+pub mod delete_module_version;
+pub mod delete_provider_version;
+pub mod download_links;
+pub mod error;
+pub mod module_catalog;
+pub mod provider_catalog;
+pub mod publish_module;
+pub mod publish_provider;
+
+pub use api_keys::{ApiKeys, NewApiKey, Principal};
+pub use delete_module_version::DeleteModuleVersion;
+pub use delete_provider_version::DeleteProviderVersion;
+pub use download_links::{DownloadLinks, LinkError};
+pub use error::ServiceError;
+pub use module_catalog::{ModuleCatalog, ModuleSummary};
+pub use provider_catalog::{ProviderCatalog, ProviderDownload, ProviderVersionSummary};
+pub use publish_module::{ModuleUpload, PublishModule};
+pub use publish_provider::{PackageUpload, ProviderUpload, PublishProvider};

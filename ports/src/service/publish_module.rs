@@ -1,0 +1,126 @@
+//! Publishing a module version from an uploaded archive.
+//!
+//! Order matters for "bad input changes nothing": the archive is staged and inspected
+//! before anything is stored; the blob is written under this upload's own key; the row
+//! is inserted last, and the blob is removed again if that fails.
+
+use std::sync::Arc;
+
+use tfr_core::archive::description_from_readme;
+use tfr_core::{ArchiveFormat, ArchiveLimits, BlobKey, ModuleAddress, ModuleVersion};
+use uuid::Uuid;
+
+use crate::driven::{ArchiveInspector, BlobStore, Clock, ModuleRepository, ModuleVersionRecord, NewModuleVersion, PutExpectation};
+use crate::service::ServiceError;
+use crate::stream::StagedFile;
+
+pub struct ModuleUpload {
+    pub address: ModuleAddress,
+    pub version: ModuleVersion,
+    pub format: ArchiveFormat,
+    pub archive: StagedFile,
+    /// The API key that published it.
+    pub published_by: Option<Uuid>,
+}
+
+pub struct PublishModule {
+    modules: Arc<dyn ModuleRepository>,
+    blobs: Arc<dyn BlobStore>,
+    inspector: Arc<dyn ArchiveInspector>,
+    clock: Arc<dyn Clock>,
+    limits: ArchiveLimits,
+}
+
+impl PublishModule {
+    pub fn new(
+        modules: Arc<dyn ModuleRepository>,
+        blobs: Arc<dyn BlobStore>,
+        inspector: Arc<dyn ArchiveInspector>,
+        clock: Arc<dyn Clock>,
+        limits: ArchiveLimits,
+    ) -> Self {
+        Self {
+            modules,
+            blobs,
+            inspector,
+            clock,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> ArchiveLimits {
+        self.limits
+    }
+
+    pub async fn execute(&self, upload: ModuleUpload) -> Result<ModuleVersionRecord, ServiceError> {
+        let ModuleUpload {
+            address,
+            version,
+            format,
+            archive,
+            published_by,
+        } = upload;
+        if archive.size() > self.limits.max_archive_bytes {
+            return Err(ServiceError::TooLarge {
+                limit: self.limits.max_archive_bytes,
+            });
+        }
+        let info = self
+            .inspector
+            .inspect_module(&archive, format, self.limits)
+            .await
+            .map_err(|v| ServiceError::invalid(v.check(), v.to_string()))?;
+
+        if self.modules.find_version(&address, &version).await?.is_some() {
+            return Err(conflict(&address, &version));
+        }
+
+        let id = Uuid::now_v7();
+        let key = BlobKey::module_archive(&address, &version, format, Uuid::new_v4().as_u128());
+        let expect = PutExpectation {
+            sha256: Some(archive.sha256().to_string()),
+            size: Some(archive.size()),
+            content_type: Some(format.content_type().to_string()),
+        };
+        let body = archive
+            .open()
+            .await
+            .map_err(|e| ServiceError::internal(format!("reopening the staged upload: {e}")))?;
+        self.blobs.put(&key, body, expect).await?;
+
+        let new = NewModuleVersion {
+            id,
+            address: address.clone(),
+            version: version.clone(),
+            description: info.readme.as_deref().and_then(description_from_readme),
+            readme: info.readme,
+            format,
+            blob_key: key.clone(),
+            size: archive.size(),
+            sha256: archive.sha256().to_string(),
+            published_at: self.clock.now(),
+            published_by,
+        };
+        match self.modules.insert_version(new).await {
+            Ok(record) => {
+                tracing::info!(module = %address, %version, size = archive.size(), "module version published");
+                Ok(record)
+            }
+            Err(err) => {
+                if let Err(cleanup) = self.blobs.delete(&key).await {
+                    tracing::error!(key = %key, error = %cleanup, "could not remove the blob of a failed publish");
+                }
+                match ServiceError::from(err) {
+                    ServiceError::Conflict(_) => Err(conflict(&address, &version)),
+                    other => Err(other),
+                }
+            }
+        }
+    }
+}
+
+fn conflict(address: &ModuleAddress, version: &ModuleVersion) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "module {address} version {version} already exists; published versions are immutable"
+    ))
+}
