@@ -70,17 +70,30 @@ impl ApiKeys {
     ) -> Result<NewApiKey, ServiceError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(ServiceError::invalid("name", "key name must be 1-100 characters"));
+            return Err(ServiceError::invalid(
+                "name",
+                "key name must be 1-100 characters",
+            ));
         }
         if scopes.is_empty() {
-            return Err(ServiceError::invalid("scopes", "a key needs at least one scope"));
+            return Err(ServiceError::invalid(
+                "scopes",
+                "a key needs at least one scope",
+            ));
         }
         let now = self.clock.now();
         if expires_at.is_some_and(|at| at <= now) {
-            return Err(ServiceError::invalid("expires_at", "expiry must be in the future"));
+            return Err(ServiceError::invalid(
+                "expires_at",
+                "expiry must be in the future",
+            ));
         }
         let secret = self.secrets.api_key();
-        let key_hash = self.hasher.hash(&secret).await.map_err(ServiceError::internal)?;
+        let key_hash = self
+            .hasher
+            .hash(&secret)
+            .await
+            .map_err(ServiceError::internal)?;
         let record = ApiKeyRecord {
             id: Uuid::now_v7(),
             name: name.to_string(),
@@ -125,11 +138,17 @@ impl ApiKeys {
     /// The principal a presented key belongs to; `Ok(None)` for an unknown, revoked or
     /// expired key. Last-used is recorded off the request path.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<Principal>, ServiceError> {
-        if !presented.starts_with(KEY_MARKER) || presented.len() > MAX_KEY_LEN || presented.len() <= KEY_PREFIX_LEN {
+        if !presented.starts_with(KEY_MARKER)
+            || presented.len() > MAX_KEY_LEN
+            || presented.len() <= KEY_PREFIX_LEN
+        {
             return Ok(None);
         }
         let now = self.clock.now();
-        let candidates = self.repo.find_by_prefix(&presented[..KEY_PREFIX_LEN]).await?;
+        let candidates = self
+            .repo
+            .find_by_prefix(&presented[..KEY_PREFIX_LEN])
+            .await?;
         for candidate in candidates {
             if candidate.revoked_at.is_some() || candidate.expires_at.is_some_and(|at| at <= now) {
                 continue;

@@ -18,12 +18,18 @@ impl DeleteModuleVersion {
         Self { modules, blobs }
     }
 
-    pub async fn execute(&self, address: &ModuleAddress, version: &ModuleVersion) -> Result<(), ServiceError> {
+    pub async fn execute(
+        &self,
+        address: &ModuleAddress,
+        version: &ModuleVersion,
+    ) -> Result<(), ServiceError> {
         let (_, record) = self
             .modules
             .find_version(address, version)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("module {address} version {version} not found")))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("module {address} version {version} not found"))
+            })?;
         self.blobs.delete(&record.blob_key).await?;
         self.modules.delete_version(record.id).await?;
         tracing::info!(module = %address, %version, "module version deleted");

@@ -17,12 +17,18 @@ impl DeleteProviderVersion {
         Self { providers, blobs }
     }
 
-    pub async fn execute(&self, address: &ProviderAddress, version: &ProviderVersion) -> Result<(), ServiceError> {
+    pub async fn execute(
+        &self,
+        address: &ProviderAddress,
+        version: &ProviderVersion,
+    ) -> Result<(), ServiceError> {
         let record = self
             .providers
             .find_version(address, version)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("provider {address} version {version} not found")))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("provider {address} version {version} not found"))
+            })?;
         for package in &record.platforms {
             self.blobs.delete(&package.blob_key).await?;
         }

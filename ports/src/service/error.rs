@@ -8,7 +8,10 @@ pub enum ServiceError {
     NotFound(String),
     /// A client mistake; `check` names the rule that failed.
     #[error("{message}")]
-    Invalid { check: &'static str, message: String },
+    Invalid {
+        check: &'static str,
+        message: String,
+    },
     #[error("body exceeds the {limit}-byte limit")]
     TooLarge { limit: u64 },
     #[error("{0}")]
@@ -39,7 +42,9 @@ impl From<RepoError> for ServiceError {
     fn from(err: RepoError) -> Self {
         match err {
             RepoError::Conflict(msg) => ServiceError::Conflict(msg),
-            RepoError::Unavailable(msg) => ServiceError::Unavailable(format!("database unavailable: {msg}")),
+            RepoError::Unavailable(msg) => {
+                ServiceError::Unavailable(format!("database unavailable: {msg}"))
+            }
             RepoError::Internal(e) => ServiceError::Internal(e),
         }
     }
@@ -49,7 +54,9 @@ impl From<BlobError> for ServiceError {
     fn from(err: BlobError) -> Self {
         match err {
             BlobError::NotFound(key) => ServiceError::NotFound(format!("file {key} not found")),
-            BlobError::Unavailable(msg) => ServiceError::Unavailable(format!("storage unavailable: {msg}")),
+            BlobError::Unavailable(msg) => {
+                ServiceError::Unavailable(format!("storage unavailable: {msg}"))
+            }
             BlobError::Body(io) => match crate::stream::is_limit_error(&io) {
                 Some(limit) => ServiceError::TooLarge { limit },
                 None => ServiceError::invalid("body", format!("reading the upload failed: {io}")),

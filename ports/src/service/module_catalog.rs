@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tfr_core::{ModuleAddress, ModuleVersion};
 
-use crate::driven::{ModuleListQuery, ModuleRecord, ModuleRepository, ModuleVersionRecord, ModuleWithVersions};
+use crate::driven::{
+    ModuleListQuery, ModuleRecord, ModuleRepository, ModuleVersionRecord, ModuleWithVersions,
+};
 use crate::service::{DownloadLinks, ServiceError};
 
 /// A module and one of its versions, for the listing API.
@@ -39,7 +41,10 @@ fn latest(versions: &[ModuleVersionRecord]) -> Option<&ModuleVersionRecord> {
         .map(|(_, v)| v)
 }
 
-fn summary(mut found: ModuleWithVersions, pick: impl Fn(&[ModuleVersionRecord]) -> Option<&ModuleVersionRecord>) -> Option<ModuleSummary> {
+fn summary(
+    mut found: ModuleWithVersions,
+    pick: impl Fn(&[ModuleVersionRecord]) -> Option<&ModuleVersionRecord>,
+) -> Option<ModuleSummary> {
     sort_newest_first(&mut found.versions);
     let version = pick(&found.versions)?.clone();
     Some(ModuleSummary {
@@ -60,18 +65,28 @@ impl ModuleCatalog {
 
     /// Every version, newest first, in canonical form.
     pub async fn versions(&self, address: &ModuleAddress) -> Result<Vec<String>, ServiceError> {
-        let mut found = self.modules.find_module(address).await?.ok_or_else(|| not_found(address))?;
+        let mut found = self
+            .modules
+            .find_module(address)
+            .await?
+            .ok_or_else(|| not_found(address))?;
         sort_newest_first(&mut found.versions);
         Ok(found.versions.into_iter().map(|v| v.version).collect())
     }
 
     /// The signed archive link for one version; counts the download off the request path.
-    pub async fn download_link(&self, address: &ModuleAddress, version: &ModuleVersion) -> Result<String, ServiceError> {
+    pub async fn download_link(
+        &self,
+        address: &ModuleAddress,
+        version: &ModuleVersion,
+    ) -> Result<String, ServiceError> {
         let (_, record) = self
             .modules
             .find_version(address, version)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("module {address} version {version} not found")))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("module {address} version {version} not found"))
+            })?;
         let link = self.links.link(&record.blob_key).await?;
         let modules = self.modules.clone();
         tokio::spawn(async move {
@@ -84,17 +99,27 @@ impl ModuleCatalog {
 
     /// The newest release (newest prerelease when there are only prereleases).
     pub async fn latest(&self, address: &ModuleAddress) -> Result<ModuleSummary, ServiceError> {
-        let found = self.modules.find_module(address).await?.ok_or_else(|| not_found(address))?;
+        let found = self
+            .modules
+            .find_module(address)
+            .await?
+            .ok_or_else(|| not_found(address))?;
         summary(found, latest).ok_or_else(|| not_found(address))
     }
 
     /// One version with its README.
-    pub async fn version(&self, address: &ModuleAddress, version: &ModuleVersion) -> Result<ModuleSummary, ServiceError> {
+    pub async fn version(
+        &self,
+        address: &ModuleAddress,
+        version: &ModuleVersion,
+    ) -> Result<ModuleSummary, ServiceError> {
         let (module, record) = self
             .modules
             .find_version(address, version)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("module {address} version {version} not found")))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("module {address} version {version} not found"))
+            })?;
         let mut all = self.versions(address).await?;
         all.dedup();
         Ok(ModuleSummary {
@@ -106,9 +131,16 @@ impl ModuleCatalog {
 
     /// A page of modules, each with its latest version; `has_more` tells whether another
     /// page follows.
-    pub async fn list(&self, query: &ModuleListQuery) -> Result<(Vec<ModuleSummary>, bool), ServiceError> {
+    pub async fn list(
+        &self,
+        query: &ModuleListQuery,
+    ) -> Result<(Vec<ModuleSummary>, bool), ServiceError> {
         let page = self.modules.list(query).await?;
-        let items = page.items.into_iter().filter_map(|m| summary(m, latest)).collect();
+        let items = page
+            .items
+            .into_iter()
+            .filter_map(|m| summary(m, latest))
+            .collect();
         Ok((items, page.has_more))
     }
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tfr_core::{Platform, ProviderAddress, ProviderVersion};
 
-use crate::driven::{ProviderListQuery, ProviderRepository, ProviderWithVersions, SigningKeyRecord};
+use crate::driven::{
+    ProviderListQuery, ProviderRepository, ProviderWithVersions, SigningKeyRecord,
+};
 use crate::service::{DownloadLinks, ServiceError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +46,10 @@ impl ProviderCatalog {
     }
 
     /// Every version, newest first, with protocols and platforms.
-    pub async fn versions(&self, address: &ProviderAddress) -> Result<Vec<ProviderVersionSummary>, ServiceError> {
+    pub async fn versions(
+        &self,
+        address: &ProviderAddress,
+    ) -> Result<Vec<ProviderVersionSummary>, ServiceError> {
         let mut found = self
             .providers
             .find_provider(address)
@@ -55,7 +60,8 @@ impl ProviderCatalog {
             .versions
             .into_iter()
             .map(|v| {
-                let mut platforms: Vec<Platform> = v.platforms.into_iter().map(|p| p.platform).collect();
+                let mut platforms: Vec<Platform> =
+                    v.platforms.into_iter().map(|p| p.platform).collect();
                 platforms.sort();
                 ProviderVersionSummary {
                     version: v.version,
@@ -76,13 +82,17 @@ impl ProviderCatalog {
             .providers
             .find_version(address, version)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("provider {address} version {version} not found")))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("provider {address} version {version} not found"))
+            })?;
         let package = record
             .platforms
             .iter()
             .find(|p| &p.platform == platform)
             .ok_or_else(|| {
-                ServiceError::NotFound(format!("provider {address} {version} is not available for {platform}"))
+                ServiceError::NotFound(format!(
+                    "provider {address} {version} is not available for {platform}"
+                ))
             })?;
         Ok(ProviderDownload {
             protocols: record.protocols.clone(),
@@ -96,7 +106,10 @@ impl ProviderCatalog {
         })
     }
 
-    pub async fn list(&self, query: &ProviderListQuery) -> Result<(Vec<ProviderWithVersions>, bool), ServiceError> {
+    pub async fn list(
+        &self,
+        query: &ProviderListQuery,
+    ) -> Result<(Vec<ProviderWithVersions>, bool), ServiceError> {
         let mut page = self.providers.list(query).await?;
         page.items.iter_mut().for_each(sort_newest_first);
         Ok((page.items, page.has_more))

@@ -10,7 +10,10 @@ use tfr_core::archive::description_from_readme;
 use tfr_core::{ArchiveFormat, ArchiveLimits, BlobKey, ModuleAddress, ModuleVersion};
 use uuid::Uuid;
 
-use crate::driven::{ArchiveInspector, BlobStore, Clock, ModuleRepository, ModuleVersionRecord, NewModuleVersion, PutExpectation};
+use crate::driven::{
+    ArchiveInspector, BlobStore, Clock, ModuleRepository, ModuleVersionRecord, NewModuleVersion,
+    PutExpectation,
+};
 use crate::service::ServiceError;
 use crate::stream::StagedFile;
 
@@ -71,7 +74,12 @@ impl PublishModule {
             .await
             .map_err(|v| ServiceError::invalid(v.check(), v.to_string()))?;
 
-        if self.modules.find_version(&address, &version).await?.is_some() {
+        if self
+            .modules
+            .find_version(&address, &version)
+            .await?
+            .is_some()
+        {
             return Err(conflict(&address, &version));
         }
 

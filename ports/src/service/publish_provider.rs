@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tfr_core::provider_package::{parse_package_filename, parse_protocols, Sha256Sums};
+use tfr_core::provider_package::{Sha256Sums, parse_package_filename, parse_protocols};
 use tfr_core::{ArchiveLimits, BlobKey, Platform, ProviderAddress, ProviderVersion};
 use uuid::Uuid;
 
 use crate::driven::{
-    ArchiveInspector, BlobStore, Clock, NewProviderPlatform, NewProviderVersion, NewSigningKey, ProviderRepository,
-    ProviderVersionRecord, PutExpectation, SignatureVerifier,
+    ArchiveInspector, BlobStore, Clock, NewProviderPlatform, NewProviderVersion, NewSigningKey,
+    ProviderRepository, ProviderVersionRecord, PutExpectation, SignatureVerifier,
 };
 use crate::service::ServiceError;
 use crate::stream::{ByteStream, StagedFile};
@@ -53,7 +53,9 @@ struct CheckedPackage<'a> {
 }
 
 fn bytes_stream(data: Vec<u8>) -> ByteStream {
-    Box::pin(futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(data)) }))
+    Box::pin(futures::stream::once(async move {
+        Ok::<_, std::io::Error>(Bytes::from(data))
+    }))
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -63,25 +65,44 @@ fn sha256_hex(data: &[u8]) -> String {
 
 /// `protocols` from the explicit value, else the manifest, else `5.0`. Terraform 0.13+
 /// speaks plugin protocols 5 and 6 only.
-fn resolve_protocols(explicit: Option<&str>, manifest: Option<&[u8]>) -> Result<Vec<String>, ServiceError> {
+fn resolve_protocols(
+    explicit: Option<&str>,
+    manifest: Option<&[u8]>,
+) -> Result<Vec<String>, ServiceError> {
     let items: Vec<String> = if let Some(list) = explicit.filter(|s| !s.trim().is_empty()) {
         list.split(',').map(str::to_string).collect()
     } else if let Some(raw) = manifest {
-        let json: serde_json::Value = serde_json::from_slice(raw)
-            .map_err(|e| ServiceError::invalid("manifest", format!("manifest.json is not valid JSON: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
+            ServiceError::invalid("manifest", format!("manifest.json is not valid JSON: {e}"))
+        })?;
         json.pointer("/metadata/protocol_versions")
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-            .ok_or_else(|| ServiceError::invalid("manifest", "manifest.json has no metadata.protocol_versions list"))?
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "manifest",
+                    "manifest.json has no metadata.protocol_versions list",
+                )
+            })?
     } else {
         vec!["5.0".to_string()]
     };
     let protocols = parse_protocols(items.iter().map(String::as_str))
         .map_err(|e| ServiceError::invalid("protocols", e.to_string()))?;
     if protocols.is_empty() {
-        return Err(ServiceError::invalid("protocols", "protocols must list at least one version such as 5.0"));
+        return Err(ServiceError::invalid(
+            "protocols",
+            "protocols must list at least one version such as 5.0",
+        ));
     }
-    if let Some(bad) = protocols.iter().find(|p| !(p.starts_with("5.") || p.starts_with("6."))) {
+    if let Some(bad) = protocols
+        .iter()
+        .find(|p| !(p.starts_with("5.") || p.starts_with("6.")))
+    {
         return Err(ServiceError::invalid(
             "protocols",
             format!("protocol {bad} is not supported: Terraform speaks plugin protocols 5 and 6"),
@@ -113,34 +134,52 @@ impl PublishProvider {
         self.limits
     }
 
-    pub async fn execute(&self, upload: ProviderUpload) -> Result<ProviderVersionRecord, ServiceError> {
+    pub async fn execute(
+        &self,
+        upload: ProviderUpload,
+    ) -> Result<ProviderVersionRecord, ServiceError> {
         let (address, version) = (upload.address.clone(), upload.version.clone());
         if upload.packages.is_empty() {
-            return Err(ServiceError::invalid("packages", "at least one \"package\" part (a platform zip) is required"));
+            return Err(ServiceError::invalid(
+                "packages",
+                "at least one \"package\" part (a platform zip) is required",
+            ));
         }
         let protocols = resolve_protocols(upload.protocols.as_deref(), upload.manifest.as_deref())?;
         let shasums_text = std::str::from_utf8(&upload.shasums)
             .map_err(|_| ServiceError::invalid("shasums_format", "SHA256SUMS is not UTF-8 text"))?;
-        let shasums =
-            Sha256Sums::parse(shasums_text).map_err(|e| ServiceError::invalid("shasums_format", e.to_string()))?;
+        let shasums = Sha256Sums::parse(shasums_text)
+            .map_err(|e| ServiceError::invalid("shasums_format", e.to_string()))?;
         let key = self
             .verifier
             .verify_detached(&upload.public_key, &upload.shasums, &upload.signature)
-            .map_err(|e| ServiceError::invalid("signature", format!("SHA256SUMS signature: {e}")))?;
+            .map_err(|e| {
+                ServiceError::invalid("signature", format!("SHA256SUMS signature: {e}"))
+            })?;
 
         let mut checked = Vec::with_capacity(upload.packages.len());
         let mut seen = BTreeSet::new();
         for package in &upload.packages {
-            checked.push(self.check_package(&upload, package, &shasums, &mut seen).await?);
+            checked.push(
+                self.check_package(&upload, package, &shasums, &mut seen)
+                    .await?,
+            );
         }
 
-        if self.providers.find_version(&address, &version).await?.is_some() {
+        if self
+            .providers
+            .find_version(&address, &version)
+            .await?
+            .is_some()
+        {
             return Err(conflict(&address, &version));
         }
 
         let upload_id = Uuid::new_v4().as_u128();
         let mut stored: Vec<BlobKey> = Vec::new();
-        let result = self.store_and_insert(&upload, &checked, protocols, key, upload_id, &mut stored).await;
+        let result = self
+            .store_and_insert(&upload, &checked, protocols, key, upload_id, &mut stored)
+            .await;
         if result.is_err() {
             for blob in &stored {
                 if let Err(cleanup) = self.blobs.delete(blob).await {
@@ -177,7 +216,10 @@ impl PublishProvider {
             )
         })?;
         if !seen.insert(platform.clone()) {
-            return Err(ServiceError::invalid("file_name", format!("{name}: platform {platform} sent twice")));
+            return Err(ServiceError::invalid(
+                "file_name",
+                format!("{name}: platform {platform} sent twice"),
+            ));
         }
         if package.file.size() > self.limits.max_archive_bytes {
             return Err(ServiceError::TooLarge {
@@ -186,7 +228,10 @@ impl PublishProvider {
         }
         match shasums.get(name) {
             None => {
-                return Err(ServiceError::invalid("checksum", format!("{name}: not listed in SHA256SUMS")));
+                return Err(ServiceError::invalid(
+                    "checksum",
+                    format!("{name}: not listed in SHA256SUMS"),
+                ));
             }
             Some(listed) if listed != package.file.sha256() => {
                 return Err(ServiceError::invalid(
@@ -223,7 +268,8 @@ impl PublishProvider {
         let (address, version) = (&upload.address, &upload.version);
         let mut platforms = Vec::with_capacity(checked.len());
         for package in checked {
-            let blob_key = BlobKey::provider_package(address, version, &package.platform, upload_id);
+            let blob_key =
+                BlobKey::provider_package(address, version, &package.platform, upload_id);
             let file = &package.upload.file;
             let body = file
                 .open()
@@ -250,14 +296,20 @@ impl PublishProvider {
         let signature_key = BlobKey::provider_shasums_signature(address, version, upload_id);
         for (blob_key, data, content_type) in [
             (&shasums_key, &upload.shasums, "text/plain; charset=utf-8"),
-            (&signature_key, &upload.signature, "application/pgp-signature"),
+            (
+                &signature_key,
+                &upload.signature,
+                "application/pgp-signature",
+            ),
         ] {
             let expect = PutExpectation {
                 sha256: Some(sha256_hex(data)),
                 size: Some(data.len() as u64),
                 content_type: Some(content_type.to_string()),
             };
-            self.blobs.put(blob_key, bytes_stream(data.clone()), expect).await?;
+            self.blobs
+                .put(blob_key, bytes_stream(data.clone()), expect)
+                .await?;
             stored.push(blob_key.clone());
         }
         let new = NewProviderVersion {

@@ -1,0 +1,74 @@
+//! `/.well-known/terraform.json` and the health probes.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::api::ApiTags;
+use crate::error::ErrorBody;
+use crate::state::AppState;
+
+/// Service discovery. Base URLs end in `/`: Terraform's provider client does not add one.
+#[derive(Debug, Object)]
+pub struct DiscoveryDto {
+    #[oai(rename = "modules.v1")]
+    modules_v1: String,
+    #[oai(rename = "providers.v1")]
+    providers_v1: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StatusDto {
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// The database is reachable and every migration is applied.
+    #[oai(status = 200)]
+    Ready(Json<StatusDto>),
+    #[oai(status = 503)]
+    NotReady(Json<ErrorBody>),
+}
+
+pub struct DiscoveryApi;
+
+#[OpenApi(tag = "ApiTags::Discovery")]
+impl DiscoveryApi {
+    /// Terraform's remote service discovery document.
+    #[oai(
+        path = "/.well-known/terraform.json",
+        method = "get",
+        operation_id = "discovery"
+    )]
+    async fn discovery(&self) -> Json<DiscoveryDto> {
+        Json(DiscoveryDto {
+            modules_v1: "/v1/modules/".to_string(),
+            providers_v1: "/v1/providers/".to_string(),
+        })
+    }
+
+    /// Liveness: the process is up.
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> Json<StatusDto> {
+        Json(StatusDto {
+            status: "ok".to_string(),
+        })
+    }
+
+    /// Readiness: the database is reachable and migrated.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
+        match state.health.ready().await {
+            Ok(()) => ReadyResponse::Ready(Json(StatusDto {
+                status: "ready".to_string(),
+            })),
+            Err(err) => {
+                tracing::warn!(error = %err, "readiness check failed");
+                ReadyResponse::NotReady(ErrorBody::new(format!("not ready: {err}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! One API area per file.
+
+mod discovery;
+mod modules;
+mod pagination;
+mod providers;
+mod publish_modules;
+mod publish_providers;
+
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Service discovery and health probes.
+    Discovery,
+    /// The Module Registry Protocol and the module listing API.
+    Modules,
+    /// The Provider Registry Protocol.
+    Providers,
+    /// Publishing and deleting versions (API key required).
+    Publishing,
+}
+
+pub type Apis = (
+    discovery::DiscoveryApi,
+    modules::ModulesApi,
+    providers::ProvidersApi,
+    publish_modules::PublishModulesApi,
+    publish_providers::PublishProvidersApi,
+);
+
+pub fn apis() -> Apis {
+    (
+        discovery::DiscoveryApi,
+        modules::ModulesApi,
+        providers::ProvidersApi,
+        publish_modules::PublishModulesApi,
+        publish_providers::PublishProvidersApi,
+    )
+}
