@@ -28,11 +28,17 @@ impl ArchiveFormat {
     }
     /// From an upload's `Content-Type` (parameters ignored).
     pub fn from_content_type(value: &str) -> Option<Self> {
-        let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
-            "application/gzip" | "application/x-gzip" | "application/x-tar+gzip" | "application/x-gtar" => {
-                Some(ArchiveFormat::TarGz)
-            }
+            "application/gzip"
+            | "application/x-gzip"
+            | "application/x-tar+gzip"
+            | "application/x-gtar" => Some(ArchiveFormat::TarGz),
             "application/zip" | "application/x-zip-compressed" => Some(ArchiveFormat::Zip),
             _ => None,
         }
@@ -127,19 +133,34 @@ impl ArchiveViolation {
 impl fmt::Display for ArchiveViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArchiveViolation::TooLarge { limit } => write!(f, "archive is larger than the {limit}-byte limit"),
+            ArchiveViolation::TooLarge { limit } => {
+                write!(f, "archive is larger than the {limit}-byte limit")
+            }
             ArchiveViolation::Malformed(why) => write!(f, "archive is not well-formed: {why}"),
-            ArchiveViolation::AbsolutePath(p) => write!(f, "archive entry {p:?} has an absolute path"),
-            ArchiveViolation::ParentTraversal(p) => write!(f, "archive entry {p:?} contains a '..' component"),
-            ArchiveViolation::InvalidPath(p) => write!(f, "archive entry {p:?} has an invalid path"),
+            ArchiveViolation::AbsolutePath(p) => {
+                write!(f, "archive entry {p:?} has an absolute path")
+            }
+            ArchiveViolation::ParentTraversal(p) => {
+                write!(f, "archive entry {p:?} contains a '..' component")
+            }
+            ArchiveViolation::InvalidPath(p) => {
+                write!(f, "archive entry {p:?} has an invalid path")
+            }
             ArchiveViolation::Link(p) => write!(f, "archive entry {p:?} is a symlink or hardlink"),
-            ArchiveViolation::SpecialFile(p) => write!(f, "archive entry {p:?} is a device or special file"),
-            ArchiveViolation::TooManyEntries { limit } => write!(f, "archive has more than {limit} entries"),
+            ArchiveViolation::SpecialFile(p) => {
+                write!(f, "archive entry {p:?} is a device or special file")
+            }
+            ArchiveViolation::TooManyEntries { limit } => {
+                write!(f, "archive has more than {limit} entries")
+            }
             ArchiveViolation::UnpackedTooLarge { limit } => {
                 write!(f, "archive unpacks to more than the {limit}-byte limit")
             }
             ArchiveViolation::RatioExceeded { limit } => {
-                write!(f, "archive compression ratio exceeds {limit}:1 (possible zip bomb)")
+                write!(
+                    f,
+                    "archive compression ratio exceeds {limit}:1 (possible zip bomb)"
+                )
             }
             ArchiveViolation::NoTerraformFiles => write!(f, "archive contains no .tf file"),
         }
@@ -230,7 +251,9 @@ impl ArchiveAudit {
         }
         let path = check_entry_path(&entry.path)?;
         match entry.kind {
-            EntryKind::Symlink | EntryKind::Hardlink => return Err(ArchiveViolation::Link(entry.path.clone())),
+            EntryKind::Symlink | EntryKind::Hardlink => {
+                return Err(ArchiveViolation::Link(entry.path.clone()));
+            }
             EntryKind::Special => return Err(ArchiveViolation::SpecialFile(entry.path.clone())),
             EntryKind::Directory => {}
             EntryKind::File => {
@@ -243,7 +266,8 @@ impl ArchiveAudit {
                 if let Some(rank) = root_readme_rank(&path) {
                     let better = match &self.summary.readme_path {
                         None => true,
-                        Some(current) => root_readme_rank(current).is_none_or(|cur| rank < cur),
+                        Some(current) => root_readme_rank(current)
+                            .is_none_or(|cur| (rank, path.as_str()) < (cur, current.as_str())),
                     };
                     if better {
                         self.summary.readme_path = Some(path.clone());
@@ -283,8 +307,8 @@ impl ArchiveAudit {
 
 /// Preference among root READMEs, lower is better: `README.md` first, then any other
 /// spelling of `readme.md`, `readme.markdown`, `readme`, `readme.txt`. `None` if the path
-/// is not a root README. Ranking (rather than first-seen) makes the choice independent of
-/// entry order.
+/// is not a root README. Ranking (rather than first-seen), with ties broken by the path's
+/// bytes, makes the choice independent of entry order.
 fn root_readme_rank(path: &str) -> Option<u8> {
     if path.contains('/') {
         return None;
@@ -310,9 +334,13 @@ pub const MAX_README_BYTES: usize = 512 * 1024;
 pub fn description_from_readme(readme: &str) -> Option<String> {
     let lines: Vec<&str> = readme.lines().map(str::trim).collect();
     let is_rule = |l: &str| {
-        l.len() >= 3 && (l.bytes().all(|b| b == b'-') || l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'*'))
+        l.len() >= 3
+            && (l.bytes().all(|b| b == b'-')
+                || l.bytes().all(|b| b == b'=')
+                || l.bytes().all(|b| b == b'*'))
     };
-    let is_setext_underline = |l: &str| !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'));
+    let is_setext_underline =
+        |l: &str| !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'));
     let mut in_fence = false;
     let mut found = None;
     for (i, l) in lines.iter().enumerate() {
@@ -326,7 +354,10 @@ pub fn description_from_readme(readme: &str) -> Option<String> {
         if l.starts_with("[!") || l.starts_with("![") {
             continue;
         }
-        if lines.get(i + 1).is_some_and(|next| is_setext_underline(next)) {
+        if lines
+            .get(i + 1)
+            .is_some_and(|next| is_setext_underline(next))
+        {
             continue;
         }
         found = Some(*l);

@@ -39,7 +39,12 @@ impl BlobKey {
 
     /// Every publish writes under its own `upload` id, so a losing concurrent publish of
     /// the same version can delete what it wrote without touching the winner's objects.
-    pub fn module_archive(addr: &ModuleAddress, version: &ModuleVersion, format: ArchiveFormat, upload: u128) -> Self {
+    pub fn module_archive(
+        addr: &ModuleAddress,
+        version: &ModuleVersion,
+        format: ArchiveFormat,
+        upload: u128,
+    ) -> Self {
         let ns = addr.namespace.key();
         let name = addr.name.key();
         let system = addr.system.as_str();
@@ -57,7 +62,12 @@ impl BlobKey {
         )
     }
 
-    pub fn provider_package(addr: &ProviderAddress, version: &ProviderVersion, platform: &Platform, upload: u128) -> Self {
+    pub fn provider_package(
+        addr: &ProviderAddress,
+        version: &ProviderVersion,
+        platform: &Platform,
+        upload: u128,
+    ) -> Self {
         Self(format!(
             "{}/{}",
             Self::provider_dir(addr, version, upload),
@@ -65,7 +75,11 @@ impl BlobKey {
         ))
     }
 
-    pub fn provider_shasums(addr: &ProviderAddress, version: &ProviderVersion, upload: u128) -> Self {
+    pub fn provider_shasums(
+        addr: &ProviderAddress,
+        version: &ProviderVersion,
+        upload: u128,
+    ) -> Self {
         Self(format!(
             "{}/{}",
             Self::provider_dir(addr, version, upload),
@@ -73,7 +87,11 @@ impl BlobKey {
         ))
     }
 
-    pub fn provider_shasums_signature(addr: &ProviderAddress, version: &ProviderVersion, upload: u128) -> Self {
+    pub fn provider_shasums_signature(
+        addr: &ProviderAddress,
+        version: &ProviderVersion,
+        upload: u128,
+    ) -> Self {
         Self(format!(
             "{}/{}.sig",
             Self::provider_dir(addr, version, upload),

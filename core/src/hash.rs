@@ -19,7 +19,10 @@ pub fn h1<'a>(files: impl IntoIterator<Item = (&'a str, [u8; 32])>) -> String {
         summary.update(format!("{}  {}\n", hex::encode(digest), name).as_bytes());
     }
     let out = summary.finalize();
-    format!("h1:{}", base64::engine::general_purpose::STANDARD.encode(out.as_slice()))
+    format!(
+        "h1:{}",
+        base64::engine::general_purpose::STANDARD.encode(out.as_slice())
+    )
 }
 
 /// Why [`h1_checked`] refused its input.
@@ -29,7 +32,9 @@ pub struct H1Error(pub String);
 
 /// [`h1`], but refusing a name containing `\n` as Go's `dirhash.Hash1` does (such a
 /// name would make the summary ambiguous).
-pub fn h1_checked<'a>(files: impl IntoIterator<Item = (&'a str, [u8; 32])>) -> Result<String, H1Error> {
+pub fn h1_checked<'a>(
+    files: impl IntoIterator<Item = (&'a str, [u8; 32])>,
+) -> Result<String, H1Error> {
     let files: Vec<(&str, [u8; 32])> = files.into_iter().collect();
     if let Some((name, _)) = files.iter().find(|(name, _)| name.contains('\n')) {
         return Err(H1Error((*name).to_string()));

@@ -13,9 +13,13 @@ pub mod provider_package;
 pub mod scope;
 pub mod version;
 
-pub use archive::{ArchiveEntry, ArchiveFormat, ArchiveLimits, ArchiveSummary, ArchiveViolation, EntryKind};
+pub use archive::{
+    ArchiveEntry, ArchiveFormat, ArchiveLimits, ArchiveSummary, ArchiveViolation, EntryKind,
+};
 pub use blob_key::{BlobKey, BlobKeyError};
-pub use names::{ModuleAddress, ModuleName, ModuleSystem, NameError, Namespace, ProviderAddress, ProviderType};
+pub use names::{
+    ModuleAddress, ModuleName, ModuleSystem, NameError, Namespace, ProviderAddress, ProviderType,
+};
 pub use platform::{Platform, PlatformError};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use version::{ModuleVersion, ProviderVersion, Version, VersionError};

@@ -25,7 +25,8 @@ fn invalid(what: &'static str, value: &str, rule: &'static str) -> NameError {
 
 /// `^[0-9A-Za-z](?:[0-9A-Za-z-_]{0,62}[0-9A-Za-z])?$`: the module namespace and name rule.
 fn check_module_part(what: &'static str, value: &str) -> Result<(), NameError> {
-    const RULE: &str = "must be 1-64 letters, digits, '-' or '_', starting and ending with a letter or digit";
+    const RULE: &str =
+        "must be 1-64 letters, digits, '-' or '_', starting and ending with a letter or digit";
     let bytes = value.as_bytes();
     if bytes.is_empty() || bytes.len() > 64 {
         return Err(invalid(what, value, RULE));
@@ -43,12 +44,16 @@ fn check_module_part(what: &'static str, value: &str) -> Result<(), NameError> {
 /// Provider namespace and type: letters, digits and dashes, no leading, trailing or
 /// doubled dash. Terraform lower-cases them, so we require lower-case input.
 fn check_provider_part(what: &'static str, value: &str) -> Result<(), NameError> {
-    const RULE: &str = "must be 1-64 lower-case letters, digits or '-', without leading, trailing or doubled '-'";
+    const RULE: &str =
+        "must be 1-64 lower-case letters, digits or '-', without leading, trailing or doubled '-'";
     let bytes = value.as_bytes();
     if bytes.is_empty() || bytes.len() > 64 {
         return Err(invalid(what, value, RULE));
     }
-    if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') {
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    {
         return Err(invalid(what, value, RULE));
     }
     if bytes[0] == b'-' || bytes[bytes.len() - 1] == b'-' || value.contains("--") {
@@ -148,9 +153,15 @@ impl ModuleSystem {
     pub fn parse(value: &str) -> Result<Self, NameError> {
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         if !ok {
-            return Err(invalid("module system", value, "must be 1-64 lower-case letters or digits"));
+            return Err(invalid(
+                "module system",
+                value,
+                "must be 1-64 lower-case letters or digits",
+            ));
         }
         Ok(Self(value.to_string()))
     }
@@ -185,7 +196,13 @@ impl ModuleAddress {
 
 impl fmt::Display for ModuleAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.namespace, self.name.as_str(), self.system.as_str())
+        write!(
+            f,
+            "{}/{}/{}",
+            self.namespace,
+            self.name.as_str(),
+            self.system.as_str()
+        )
     }
 }
 

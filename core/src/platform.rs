@@ -13,7 +13,10 @@ pub struct Platform {
 }
 
 fn valid_part(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 impl Platform {
@@ -28,7 +31,9 @@ impl Platform {
     }
     /// Parses `linux_amd64`.
     pub fn parse(value: &str) -> Result<Self, PlatformError> {
-        let (os, arch) = value.split_once('_').ok_or_else(|| PlatformError(value.to_string()))?;
+        let (os, arch) = value
+            .split_once('_')
+            .ok_or_else(|| PlatformError(value.to_string()))?;
         Self::new(os, arch).map_err(|_| PlatformError(value.to_string()))
     }
     pub fn os(&self) -> &str {

@@ -7,18 +7,32 @@ use crate::platform::Platform;
 use crate::version::ProviderVersion;
 
 /// `terraform-provider-{type}_{version}_{os}_{arch}.zip`
-pub fn package_filename(provider_type: &ProviderType, version: &ProviderVersion, platform: &Platform) -> String {
-    format!("terraform-provider-{}_{version}_{platform}.zip", provider_type.as_str())
+pub fn package_filename(
+    provider_type: &ProviderType,
+    version: &ProviderVersion,
+    platform: &Platform,
+) -> String {
+    format!(
+        "terraform-provider-{}_{version}_{platform}.zip",
+        provider_type.as_str()
+    )
 }
 
 /// `terraform-provider-{type}_{version}_SHA256SUMS`
 pub fn shasums_filename(provider_type: &ProviderType, version: &ProviderVersion) -> String {
-    format!("terraform-provider-{}_{version}_SHA256SUMS", provider_type.as_str())
+    format!(
+        "terraform-provider-{}_{version}_SHA256SUMS",
+        provider_type.as_str()
+    )
 }
 
 /// The platform named by a package file name, if the name follows the convention for
 /// this provider and version.
-pub fn parse_package_filename(provider_type: &ProviderType, version: &ProviderVersion, filename: &str) -> Option<Platform> {
+pub fn parse_package_filename(
+    provider_type: &ProviderType,
+    version: &ProviderVersion,
+    filename: &str,
+) -> Option<Platform> {
     let prefix = format!("terraform-provider-{}_{version}_", provider_type.as_str());
     let platform = filename.strip_prefix(&prefix)?.strip_suffix(".zip")?;
     Platform::parse(platform).ok()
@@ -42,7 +56,9 @@ pub fn is_provider_binary_name(provider_type: &ProviderType, entry_name: &str) -
 pub enum ShasumsError {
     #[error("SHA256SUMS line {line}: expected \"<64 hex digits><two spaces><file name>\"")]
     Malformed { line: usize },
-    #[error("SHA256SUMS line {line} is in binary mode (\"*file\"); Terraform only reads text mode (two spaces)")]
+    #[error(
+        "SHA256SUMS line {line} is in binary mode (\"*file\"); Terraform only reads text mode (two spaces)"
+    )]
     BinaryMode { line: usize },
     #[error("SHA256SUMS lists {0:?} twice")]
     Duplicate(String),
@@ -82,7 +98,10 @@ impl Sha256Sums {
             if name.chars().any(char::is_whitespace) {
                 return Err(ShasumsError::Malformed { line: line_no });
             }
-            if map.insert(name.to_string(), hash.to_ascii_lowercase()).is_some() {
+            if map
+                .insert(name.to_string(), hash.to_ascii_lowercase())
+                .is_some()
+            {
                 return Err(ShasumsError::Duplicate(name.to_string()));
             }
         }
@@ -118,7 +137,9 @@ pub struct ProtocolError(pub String);
 
 /// Plugin protocol versions such as `5.0` and `6.0`, canonicalised (`5` and `05.0`
 /// become `5.0`) and de-duplicated in first-seen order. Empty items are skipped.
-pub fn parse_protocols<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, ProtocolError> {
+pub fn parse_protocols<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, ProtocolError> {
     let mut out: Vec<String> = Vec::new();
     for item in items {
         let item = item.trim();
@@ -134,7 +155,9 @@ pub fn parse_protocols<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<V
             return Err(ProtocolError(item.to_string()));
         }
         // At most four digits each, so these parse.
-        let major: u32 = parts[0].parse().map_err(|_| ProtocolError(item.to_string()))?;
+        let major: u32 = parts[0]
+            .parse()
+            .map_err(|_| ProtocolError(item.to_string()))?;
         let minor: u32 = match parts.get(1) {
             Some(p) => p.parse().map_err(|_| ProtocolError(item.to_string()))?,
             None => 0,

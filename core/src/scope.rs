@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?} (known: modules:read, modules:write, providers:read, providers:write, mirrors:read, mirrors:manage, admin:*)")]
+#[error(
+    "unknown scope {0:?} (known: modules:read, modules:write, providers:read, providers:write, mirrors:read, mirrors:manage, admin:*)"
+)]
 pub struct ScopeError(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -36,7 +36,11 @@ fn valid_ident_list(s: &str) -> bool {
 }
 
 impl Version {
-    fn parse_core(input: &str, min_segments: usize, max_segments: usize) -> Result<Self, VersionError> {
+    fn parse_core(
+        input: &str,
+        min_segments: usize,
+        max_segments: usize,
+    ) -> Result<Self, VersionError> {
         let err = |why| VersionError::Invalid(input.to_string(), why);
         if input.is_empty() || input.len() > MAX_VERSION_LEN {
             return Err(err("must be 1-64 characters"));
@@ -44,7 +48,9 @@ impl Version {
         let (rest, build) = match input.split_once('+') {
             Some((r, b)) => {
                 if !valid_ident_list(b) {
-                    return Err(err("build metadata must be dot-separated [0-9A-Za-z-] identifiers"));
+                    return Err(err(
+                        "build metadata must be dot-separated [0-9A-Za-z-] identifiers",
+                    ));
                 }
                 (r, Some(b.to_string()))
             }
@@ -53,7 +59,9 @@ impl Version {
         let (numbers, pre) = match rest.split_once('-') {
             Some((n, p)) => {
                 if !valid_ident_list(p) {
-                    return Err(err("prerelease must be dot-separated [0-9A-Za-z-] identifiers"));
+                    return Err(err(
+                        "prerelease must be dot-separated [0-9A-Za-z-] identifiers",
+                    ));
                 }
                 (n, Some(p.to_string()))
             }
@@ -64,7 +72,10 @@ impl Version {
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) || part.len() > 18 {
                 return Err(err("expected numeric segments such as 1.2.3"));
             }
-            segments.push(part.parse::<u64>().map_err(|_| err("numeric segment out of range"))?);
+            segments.push(
+                part.parse::<u64>()
+                    .map_err(|_| err("numeric segment out of range"))?,
+            );
         }
         if segments.len() < min_segments || segments.len() > max_segments {
             return Err(err(if max_segments == 3 {
@@ -76,7 +87,11 @@ impl Version {
         while segments.len() < 3 {
             segments.push(0);
         }
-        Ok(Self { segments, pre, build })
+        Ok(Self {
+            segments,
+            pre,
+            build,
+        })
     }
 
     pub fn is_prerelease(&self) -> bool {
