@@ -1,1 +1,24 @@
+//! Support library for tfr's black-box tests (`tests/tests/*.rs`).
+//!
+//! Nothing here knows tfr's internals: it starts the server through the app crate's public
+//! API (`tfr::start`), talks to it over HTTP(S) and runs the real `terraform` CLI against it.
+//!
+//! - [`ca`]: a throwaway CA and a server certificate for `localhost` and `127.0.0.1`.
+//! - [`terraform`]: find terraform binaries and run them in an isolated environment.
+//! - [`archives`]: module archives, good and hostile.
+//! - [`provider`]: goreleaser-style provider dists (zips, SHA256SUMS, detached signature).
+//! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
+//! - [`blobs`]: snapshots of the filesystem blob store, to prove nothing was left behind.
+//! - [`harness`]: a running tfr with an HTTP client and publishing helpers.
 
+pub mod archives;
+pub mod blobs;
+pub mod ca;
+pub mod harness;
+pub mod postgres;
+pub mod provider;
+pub mod terraform;
+
+pub use ca::TestCa;
+pub use harness::{TestRegistry, TestRegistryBuilder};
+pub use terraform::{Terraform, TerraformOutput, terraform_binaries};

@@ -9,6 +9,7 @@ mod auth;
 mod error;
 mod files;
 mod middleware;
+mod payload;
 mod state;
 mod upload;
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use poem::web::{Data, Multipart};
 use poem::{Body, FromRequest, Request, RequestBody};
 use poem_openapi::param::Path;
-use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use tfr_core::{ProviderAddress, ProviderVersion, Scope};
 use tfr_ports::service::{PackageUpload, ProviderUpload};
 
@@ -15,6 +15,7 @@ use crate::api::ApiTags;
 use crate::api::publish_modules::DeletedResponse;
 use crate::auth::ApiKeyAuth;
 use crate::error::{ApiError, ApiResult};
+use crate::payload::MultipartBody;
 use crate::state::AppState;
 use crate::upload::stage;
 
@@ -24,16 +25,6 @@ const MAX_SHASUMS_BYTES: usize = 64 * 1024;
 const MAX_SIGNATURE_BYTES: usize = 16 * 1024;
 const MAX_KEY_BYTES: usize = 256 * 1024;
 const MAX_SMALL_PART_BYTES: usize = 64 * 1024;
-
-/// Parts: `package` (one per platform zip, file name
-/// `terraform-provider-{type}_{version}_{os}_{arch}.zip`), `shasums` (SHA256SUMS),
-/// `signature` (binary detached signature of SHA256SUMS), `gpg_public_key` (ASCII-armored),
-/// optional `protocols` (`5.0,6.0`) and `manifest` (goreleaser `_manifest.json`).
-#[derive(ApiRequest)]
-enum ProviderForm {
-    #[oai(content_type = "multipart/form-data")]
-    Multipart(Binary<Body>),
-}
 
 #[derive(Debug, Object)]
 pub struct PublishedPlatformDto {
@@ -184,6 +175,12 @@ pub struct PublishProvidersApi;
 #[OpenApi(tag = "ApiTags::Publishing")]
 impl PublishProvidersApi {
     /// Publishes a GPG-signed provider version. Needs `providers:write`.
+    ///
+    /// A `multipart/form-data` body with the parts `package` (one per platform zip, file
+    /// name `terraform-provider-{type}_{version}_{os}_{arch}.zip`), `shasums` (the
+    /// SHA256SUMS file), `signature` (its binary detached signature), `gpg_public_key`
+    /// (ASCII-armored), and optionally `protocols` (`5.0,6.0`) and `manifest` (the
+    /// goreleaser `_manifest.json`).
     #[oai(
         path = "/api/v1/providers/:namespace/:type/:version",
         method = "post",
@@ -195,17 +192,16 @@ impl PublishProvidersApi {
         namespace: Path<String>,
         #[oai(name = "type")] provider_type: Path<String>,
         version: Path<String>,
-        form: ProviderForm,
+        form: MultipartBody,
         req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<PublishProviderResponse> {
         let principal = auth.require(Scope::ProvidersWrite)?;
         let address = address(&namespace, &provider_type)?;
         let version = self::version(&version)?;
-        let ProviderForm::Multipart(body) = form;
         let upload = read_form(
             req,
-            body.0,
+            form.0,
             address.clone(),
             version,
             &state,

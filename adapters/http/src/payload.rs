@@ -1,0 +1,40 @@
+//! Request payloads poem-openapi has no type for.
+
+use poem::{Body, FromRequest, Request, RequestBody, Result};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+
+/// A raw `multipart/form-data` body, read part by part by the handler. poem-openapi's own
+/// multipart types spool every part without a size cap, and an `ApiRequest` content type
+/// must match exactly, which a `boundary=` parameter never does.
+pub struct MultipartBody(pub Body);
+
+impl Payload for MultipartBody {
+    const CONTENT_TYPE: &'static str = "multipart/form-data";
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type
+            .split(';')
+            .next()
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case(Self::CONTENT_TYPE))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            format: Some("binary"),
+            ..MetaSchema::new("string")
+        }))
+    }
+}
+
+impl ParsePayload for MultipartBody {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
+        Ok(Self(Body::from_request(request, body).await?))
+    }
+}
+
+// The macro calls itself unqualified, so it must be in scope by name.
+use poem_openapi::impl_apirequest_for_payload;
+impl_apirequest_for_payload!(MultipartBody);
