@@ -1,0 +1,116 @@
+//! The server as the binary runs it: wiring, TLS from `--dev-tls`, shutdown, API keys.
+
+use tfr::{Settings, dev_tls};
+
+fn install_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_the_dev_ca_and_shuts_down() {
+    install_provider();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(data.path());
+    let tls = dev_tls::ensure(&settings.dev_tls_dir(), None).unwrap();
+    settings.tls_cert_file = Some(tls.cert.clone());
+    settings.tls_key_file = Some(tls.key.clone());
+
+    let server = tfr::start(settings).await.unwrap();
+    let base = server.base_url();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    assert_ne!(server.local_addr().port(), 0);
+
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&tls.ca_cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let localhost = base.replace("127.0.0.1", "localhost");
+    let discovery: serde_json::Value = client
+        .get(format!("{localhost}/.well-known/terraform.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["modules.v1"], "/v1/modules/");
+    assert_eq!(discovery["providers.v1"], "/v1/providers/");
+
+    let addr = server.local_addr();
+    server.shutdown().await.unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening after shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_and_generated_signing_key() {
+    install_provider();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(data.path());
+    settings.url_signing_key = None;
+    let server = tfr::start(settings.clone()).await.unwrap();
+    assert!(server.base_url().starts_with("http://127.0.0.1:"));
+    let ready = reqwest::get(format!("{}/ready", server.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    server.shutdown().await.unwrap();
+
+    let key_file = data.path().join("url-signing.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert!(key.trim().len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // A second start reuses the same key.
+    let server = tfr::start(settings).await.unwrap();
+    server.shutdown().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_created_listed_and_revoked() {
+    let data = tempfile::tempdir().unwrap();
+    let settings = Settings::for_tests(data.path());
+    let raw = tfr::create_api_key(&settings, "ci", "modules:write,providers:write")
+        .await
+        .unwrap();
+    assert!(raw.starts_with("tfr_"), "{raw}");
+
+    let listed = tfr::keys::list_api_keys(&settings).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "ci");
+    assert!(raw.starts_with(&listed[0].prefix));
+    let table = tfr::keys::format_table(&listed);
+    assert!(
+        table.contains("PREFIX") && table.contains(&listed[0].prefix),
+        "{table}"
+    );
+    assert!(!table.contains(&raw), "the table must never show the key");
+    assert!(
+        !table.contains(&listed[0].key_hash),
+        "the table must never show the hash"
+    );
+
+    let revoked = tfr::keys::revoke_api_key(&settings, &listed[0].prefix)
+        .await
+        .unwrap();
+    assert_eq!(revoked.id, listed[0].id);
+    let after = tfr::keys::list_api_keys(&settings).await.unwrap();
+    assert!(after[0].revoked_at.is_some());
+
+    let err = tfr::create_api_key(&settings, "bad", "modules:everything")
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("--scopes"), "{err:#}");
+}
