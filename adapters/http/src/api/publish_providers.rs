@@ -80,6 +80,22 @@ async fn small_part(field: poem::web::Field, name: &str, max: usize) -> ApiResul
     Ok(data)
 }
 
+/// Most bytes read and discarded after a refused part, so the client gets to read the
+/// error instead of a reset connection; past this the connection is simply closed.
+const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads what is left of a refused form (bounded), discarding it.
+async fn drain(multipart: &mut Multipart) {
+    let mut left = MAX_DRAIN_BYTES;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let mut reader = tokio::io::AsyncReadExt::take(field.into_async_read(), left);
+        match tokio::io::copy(&mut reader, &mut tokio::io::sink()).await {
+            Ok(n) if n < left => left -= n,
+            _ => return,
+        }
+    }
+}
+
 fn text(data: Vec<u8>, name: &str) -> ApiResult<String> {
     String::from_utf8(data)
         .map_err(|_| ApiError::bad_request("form", format!("part {name} must be UTF-8 text")))
@@ -125,8 +141,13 @@ async fn read_form(
                     ApiError::bad_request("file_name", "each package part needs a file name")
                 })?;
                 let stream = Box::pin(tokio_util::io::ReaderStream::new(field.into_async_read()));
-                let file = stage(stream, &state.staging_dir, max_package, &filename).await?;
-                packages.push(PackageUpload { filename, file });
+                match stage(stream, &state.staging_dir, max_package, &filename).await {
+                    Ok(file) => packages.push(PackageUpload { filename, file }),
+                    Err(err) => {
+                        drain(&mut multipart).await;
+                        return Err(err);
+                    }
+                }
             }
             "shasums" => shasums = Some(small_part(field, "shasums", MAX_SHASUMS_BYTES).await?),
             "signature" => {
