@@ -78,7 +78,11 @@ pub struct LimitedStream {
 
 impl LimitedStream {
     pub fn new(inner: ByteStream, max: u64) -> Self {
-        Self { inner, max, seen: 0 }
+        Self {
+            inner,
+            max,
+            seen: 0,
+        }
     }
 }
 
@@ -90,7 +94,10 @@ impl Stream for LimitedStream {
                 self.seen += chunk.len() as u64;
                 if self.seen > self.max {
                     let max = self.max;
-                    Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, LimitExceeded(max)))))
+                    Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        LimitExceeded(max),
+                    ))))
                 } else {
                     Poll::Ready(Some(Ok(chunk)))
                 }
@@ -121,7 +128,12 @@ impl std::fmt::Debug for StagedFile {
 
 impl StagedFile {
     /// `guard` keeps the file alive (e.g. a `tempfile::TempPath`).
-    pub fn new(path: PathBuf, size: u64, sha256: String, guard: Option<Box<dyn Send + Sync>>) -> Self {
+    pub fn new(
+        path: PathBuf,
+        size: u64,
+        sha256: String,
+        guard: Option<Box<dyn Send + Sync>>,
+    ) -> Self {
         Self {
             path,
             size,
@@ -142,7 +154,10 @@ impl StagedFile {
     /// Streams the file's bytes.
     pub async fn open(&self) -> io::Result<ByteStream> {
         let file = tokio::fs::File::open(&self.path).await?;
-        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024)))
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            64 * 1024,
+        )))
     }
 }
 

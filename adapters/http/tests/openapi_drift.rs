@@ -25,7 +25,8 @@ fn committed_spec_matches_the_code() {
 
 #[test]
 fn spec_documents_the_protocol_and_publishing_routes() {
-    let spec: serde_json::Value = serde_json::from_str(&tfr_http::openapi_json()).expect("valid JSON");
+    let spec: serde_json::Value =
+        serde_json::from_str(&tfr_http::openapi_json()).expect("valid JSON");
     let paths = spec["paths"].as_object().expect("paths");
     for route in [
         "/.well-known/terraform.json",
@@ -38,5 +39,9 @@ fn spec_documents_the_protocol_and_publishing_routes() {
     ] {
         assert!(paths.contains_key(route), "spec lacks {route}");
     }
-    assert!(spec["components"]["securitySchemes"].as_object().is_some_and(|s| !s.is_empty()));
+    assert!(
+        spec["components"]["securitySchemes"]
+            .as_object()
+            .is_some_and(|s| !s.is_empty())
+    );
 }

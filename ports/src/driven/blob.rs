@@ -16,9 +16,17 @@ pub enum BlobError {
     #[error("blob {0} already exists")]
     AlreadyExists(String),
     #[error("checksum mismatch for {key}: expected sha256 {expected}, got {actual}")]
-    ChecksumMismatch { key: String, expected: String, actual: String },
+    ChecksumMismatch {
+        key: String,
+        expected: String,
+        actual: String,
+    },
     #[error("size mismatch for {key}: expected {expected} bytes, got {actual}")]
-    SizeMismatch { key: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        key: String,
+        expected: u64,
+        actual: u64,
+    },
     /// The body stream failed (client disconnect, size cap, ...).
     #[error("reading the body failed: {0}")]
     Body(#[source] std::io::Error),
@@ -57,7 +65,12 @@ pub trait BlobStore: Send + Sync {
     /// Streams `body` to `key`, computing SHA-256 in flight and checking `expect`. The
     /// object becomes visible only when complete and checked; on any failure nothing is
     /// left behind. Refuses to overwrite (`AlreadyExists`).
-    async fn put(&self, key: &BlobKey, body: ByteStream, expect: PutExpectation) -> Result<BlobMeta, BlobError>;
+    async fn put(
+        &self,
+        key: &BlobKey,
+        body: ByteStream,
+        expect: PutExpectation,
+    ) -> Result<BlobMeta, BlobError>;
 
     /// Streams the object, `None` when absent.
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError>;
@@ -71,7 +84,11 @@ pub trait BlobStore: Send + Sync {
 
     /// A URL the backend itself signs, fetchable without credentials until `ttl` passes;
     /// `Ok(None)` where the backend cannot sign (tfr then hands out its own signed link).
-    async fn presigned_url(&self, key: &BlobKey, ttl: Duration) -> Result<Option<String>, BlobError>;
+    async fn presigned_url(
+        &self,
+        key: &BlobKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, BlobError>;
 
     /// A short name for logs and metrics (`fs`, `s3`, ...).
     fn backend_name(&self) -> &'static str;

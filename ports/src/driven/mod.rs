@@ -10,4 +10,6 @@ pub use archive::{ArchiveInspector, ModuleArchiveInfo, ProviderZipError, Provide
 pub use blob::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
 pub use clock::{Clock, SystemClock};
 pub use repo::*;
-pub use security::{SecretGenerator, SecretHasher, SignatureError, SignatureVerifier, SigningKeyInfo, UrlSigner};
+pub use security::{
+    SecretGenerator, SecretHasher, SignatureError, SignatureVerifier, SigningKeyInfo, UrlSigner,
+};

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tfr_core::{
-    ArchiveFormat, BlobKey, ModuleAddress, ModuleVersion, Platform, ProviderAddress, ProviderVersion, ScopeSet,
+    ArchiveFormat, BlobKey, ModuleAddress, ModuleVersion, Platform, ProviderAddress,
+    ProviderVersion, ScopeSet,
 };
 use uuid::Uuid;
 
@@ -93,12 +94,16 @@ pub struct ModulePage {
 pub trait ModuleRepository: Send + Sync {
     /// Creates the namespace and module rows when missing, then the version.
     /// `Conflict` when the version exists (whatever the case of the address).
-    async fn insert_version(&self, new: NewModuleVersion) -> Result<ModuleVersionRecord, RepoError>;
+    async fn insert_version(&self, new: NewModuleVersion)
+    -> Result<ModuleVersionRecord, RepoError>;
 
     /// The hot path: the module (matched case-insensitively) with its versions, in one
     /// query. The versions carry `readme: None`: README text is never loaded here (use
     /// `find_version` for it).
-    async fn find_module(&self, address: &ModuleAddress) -> Result<Option<ModuleWithVersions>, RepoError>;
+    async fn find_module(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<ModuleWithVersions>, RepoError>;
 
     async fn find_version(
         &self,
@@ -221,10 +226,16 @@ pub trait ProviderRepository: Send + Sync {
     /// Creates namespace and provider rows when missing, reuses or adds the signing key,
     /// then the version and its platforms, in one transaction. `Conflict` when the
     /// version exists.
-    async fn insert_version(&self, new: NewProviderVersion) -> Result<ProviderVersionRecord, RepoError>;
+    async fn insert_version(
+        &self,
+        new: NewProviderVersion,
+    ) -> Result<ProviderVersionRecord, RepoError>;
 
     /// The hot path for the versions endpoint: every version with its platforms.
-    async fn find_provider(&self, address: &ProviderAddress) -> Result<Option<ProviderWithVersions>, RepoError>;
+    async fn find_provider(
+        &self,
+        address: &ProviderAddress,
+    ) -> Result<Option<ProviderWithVersions>, RepoError>;
 
     async fn find_version(
         &self,

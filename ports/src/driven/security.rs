@@ -50,5 +50,10 @@ pub trait SignatureVerifier: Send + Sync {
     fn parse_public_key(&self, armored: &str) -> Result<SigningKeyInfo, SignatureError>;
     /// Checks a binary detached `signature` over `data` against the key (primary or any
     /// signing subkey).
-    fn verify_detached(&self, armored: &str, data: &[u8], signature: &[u8]) -> Result<SigningKeyInfo, SignatureError>;
+    fn verify_detached(
+        &self,
+        armored: &str,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<SigningKeyInfo, SignatureError>;
 }
