@@ -1,0 +1,89 @@
+//! Helpers shared by the repositories: write transactions, namespace rows, LIKE patterns.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tfr_core::Namespace;
+use tfr_ports::driven::RepoError;
+use uuid::Uuid;
+
+use crate::entities::namespace;
+use crate::error::{corrupt, db_err};
+
+/// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
+/// taken up front (waiting `busy_timeout`) instead of failing on a read-to-write upgrade;
+/// PostgreSQL ignores the mode.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, RepoError> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+    .map_err(db_err)
+}
+
+/// The namespace row for `ns`, created (with `ns`'s display case) when missing.
+pub(crate) async fn ensure_namespace(
+    txn: &impl ConnectionTrait,
+    ns: &Namespace,
+    now: DateTime<Utc>,
+) -> Result<namespace::Model, RepoError> {
+    let key = ns.key();
+    namespace::Entity::insert(namespace::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(ns.as_str().to_string()),
+        name_key: Set(key.clone()),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([namespace::Column::NameKey])
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_err)?;
+    namespace::Entity::find()
+        .filter(namespace::Column::NameKey.eq(key.as_str()))
+        .one(txn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            corrupt(
+                "namespaces",
+                format!("namespace {key:?} vanished after insert"),
+            )
+        })
+}
+
+/// A case-insensitive substring pattern: lower-cased, with `%`, `_` and `\` escaped.
+pub(crate) fn contains_pattern(search: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    LikeExpr::new(pattern).escape('\\')
+}
+
+/// `LOWER(expr) LIKE pattern ESCAPE '\'`, portable (SQLite has no ILIKE).
+pub(crate) fn lower_like(expr: impl Into<Expr>, search: &str) -> Expr {
+    Expr::expr(Func::lower(expr.into())).like(contains_pattern(search))
+}
+
+/// The search term, when it is not blank.
+pub(crate) fn search_term(search: &Option<String>) -> Option<&str> {
+    search.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `LIMIT`/`OFFSET` values that fit a signed BIGINT, with one extra row for `has_more`.
+pub(crate) fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
+    let max = i64::MAX as u64;
+    (
+        Ord::min(offset, max),
+        Ord::min(limit.saturating_add(1), max),
+    )
+}

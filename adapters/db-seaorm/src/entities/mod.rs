@@ -1,0 +1,12 @@
+//! sea-orm entities: the table shapes, mirrored from `tfr-migrations`. Only this crate sees
+//! them; repositories convert rows to the port records with small `*_record` functions.
+
+pub mod api_key;
+pub mod module;
+pub mod module_version;
+pub mod module_version_summary;
+pub mod namespace;
+pub mod provider;
+pub mod provider_platform;
+pub mod provider_version;
+pub mod signing_key;

@@ -1,0 +1,69 @@
+//! `InMemoryApiKeyRepository`.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::lock;
+use crate::driven::{ApiKeyRecord, ApiKeyRepository, RepoError};
+
+/// API keys in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryApiKeyRepository(Mutex<Vec<ApiKeyRecord>>);
+
+impl InMemoryApiKeyRepository {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for InMemoryApiKeyRepository {
+    async fn insert(&self, key: &ApiKeyRecord) -> Result<(), RepoError> {
+        let mut keys = lock(&self.0);
+        if keys.iter().any(|k| k.id == key.id) {
+            return Err(RepoError::Conflict(format!(
+                "API key {} already exists",
+                key.id
+            )));
+        }
+        keys.push(key.clone());
+        Ok(())
+    }
+    async fn find_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, RepoError> {
+        let mut out: Vec<_> = lock(&self.0)
+            .iter()
+            .filter(|k| k.prefix == prefix)
+            .cloned()
+            .collect();
+        out.sort_by_key(|k| k.id);
+        Ok(out)
+    }
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<ApiKeyRecord>, RepoError> {
+        Ok(lock(&self.0).iter().find(|k| k.id == id).cloned())
+    }
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, RepoError> {
+        let mut out = lock(&self.0).clone();
+        out.sort_by_key(|k| (k.created_at, k.id));
+        Ok(out)
+    }
+    /// The first revocation time is kept when the key is revoked again.
+    async fn revoke(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, RepoError> {
+        let mut keys = lock(&self.0);
+        match keys.iter_mut().find(|k| k.id == id) {
+            Some(k) => {
+                k.revoked_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    async fn touch_last_used(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), RepoError> {
+        if let Some(k) = lock(&self.0).iter_mut().find(|k| k.id == id) {
+            k.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+}
