@@ -188,7 +188,7 @@ impl BlobStore for FsBlobStore {
         let temp = TempFile::new(self.tmp.join(format!("{}.part", uuid::Uuid::new_v4())));
         let (sha256, size) =
             publish::receive(key, temp.path(), &self.tmp, body, expect.size).await?;
-        publish::check_expectation(key, &expect, &sha256, size)?;
+        expect.check(key, &sha256, size)?;
         publish::link_no_replace(key, temp.path(), &paths.data).await?;
         drop(temp);
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use tfr_core::BlobKey;
-use tfr_ports::driven::{BlobError, PutExpectation};
+use tfr_ports::driven::BlobError;
 use tfr_ports::stream::{ByteStream, HashingStream};
 use tokio::io::AsyncWriteExt;
 
@@ -116,34 +116,6 @@ pub async fn receive(
     file.flush().await.map_err(|e| failed("writing", e))?;
     file.sync_all().await.map_err(|e| failed("syncing", e))?;
     Ok(handle.finish())
-}
-
-/// Size first, then SHA-256 (compared case-insensitively).
-pub fn check_expectation(
-    key: &BlobKey,
-    expect: &PutExpectation,
-    sha256: &str,
-    size: u64,
-) -> Result<(), BlobError> {
-    if let Some(expected) = expect.size
-        && expected != size
-    {
-        return Err(BlobError::SizeMismatch {
-            key: key.to_string(),
-            expected,
-            actual: size,
-        });
-    }
-    if let Some(expected) = &expect.sha256
-        && !expected.eq_ignore_ascii_case(sha256)
-    {
-        return Err(BlobError::ChecksumMismatch {
-            key: key.to_string(),
-            expected: expected.clone(),
-            actual: sha256.to_string(),
-        });
-    }
-    Ok(())
 }
 
 enum LinkFailure {

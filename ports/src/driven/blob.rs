@@ -46,6 +46,32 @@ pub struct PutExpectation {
     pub content_type: Option<String>,
 }
 
+impl PutExpectation {
+    /// Checks a finished body: size first, then SHA-256 (compared case-insensitively).
+    /// Every backend runs this before it makes an object visible.
+    pub fn check(&self, key: &BlobKey, sha256: &str, size: u64) -> Result<(), BlobError> {
+        if let Some(expected) = self.size
+            && expected != size
+        {
+            return Err(BlobError::SizeMismatch {
+                key: key.to_string(),
+                expected,
+                actual: size,
+            });
+        }
+        if let Some(expected) = &self.sha256
+            && !expected.eq_ignore_ascii_case(sha256)
+        {
+            return Err(BlobError::ChecksumMismatch {
+                key: key.to_string(),
+                expected: expected.clone(),
+                actual: sha256.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobMeta {
     pub size: u64,

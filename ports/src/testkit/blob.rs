@@ -182,7 +182,7 @@ impl BlobStore for InMemoryBlobStore {
             data.extend_from_slice(&chunk.map_err(BlobError::Body)?);
         }
         let (sha256, size) = handle.finish();
-        check_expectation(key, &expect, &sha256, size)?;
+        expect.check(key, &sha256, size)?;
         let meta = BlobMeta {
             size,
             sha256: Some(sha256),
@@ -239,35 +239,6 @@ impl BlobStore for InMemoryBlobStore {
     fn backend_name(&self) -> &'static str {
         "memory"
     }
-}
-
-/// Checks a finished body against `expect`: size first, then SHA-256 (compared
-/// case-insensitively). Adapters may reuse it.
-pub fn check_expectation(
-    key: &BlobKey,
-    expect: &PutExpectation,
-    sha256: &str,
-    size: u64,
-) -> Result<(), BlobError> {
-    if let Some(expected) = expect.size
-        && expected != size
-    {
-        return Err(BlobError::SizeMismatch {
-            key: key.to_string(),
-            expected,
-            actual: size,
-        });
-    }
-    if let Some(expected) = &expect.sha256
-        && !expected.eq_ignore_ascii_case(sha256)
-    {
-        return Err(BlobError::ChecksumMismatch {
-            key: key.to_string(),
-            expected: expected.clone(),
-            actual: sha256.to_string(),
-        });
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod clock;
+pub mod fakes;
 pub mod repos;
 pub mod security;
 

@@ -6,13 +6,13 @@ use async_trait::async_trait;
 
 use crate::driven::{SecretGenerator, SecretHasher, UrlSigner};
 
-/// Signs with a readable, insecure scheme: `sig-{key}-{expires}`.
+/// Signs with a readable, insecure scheme: `sig-{key}-{expires}` (any change to key or expiry breaks it).
 #[derive(Debug, Default)]
 pub struct FakeUrlSigner;
 
 impl UrlSigner for FakeUrlSigner {
     fn sign(&self, key: &str, expires: i64) -> String {
-        format!("sig-{}-{expires}", key.len())
+        format!("sig-{key}-{expires}")
     }
     fn verify(&self, key: &str, expires: i64, signature: &str) -> bool {
         self.sign(key, expires) == signature
