@@ -13,6 +13,7 @@ use crate::driven::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
 use crate::stream::{ByteStream, HashingStream};
 
 use super::*;
+
 // ---------------------------------------------------------------------------------------
 // The contract
 // ---------------------------------------------------------------------------------------

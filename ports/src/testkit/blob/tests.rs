@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use tfr_core::BlobKey;
 
 use super::*;
+
 use crate::driven::{BlobError, BlobMeta, BlobObject, BlobStore, Clock, PutExpectation};
 use crate::stream::ByteStream;
 use crate::testkit::ManualClock;
