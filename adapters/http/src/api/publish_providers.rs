@@ -17,7 +17,7 @@ use crate::auth::ApiKeyAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::payload::MultipartBody;
 use crate::state::AppState;
-use crate::upload::stage;
+use crate::upload::{DrainBudget, DrainableBody, stage};
 
 /// Most platform zips one version may carry.
 const MAX_PACKAGES: usize = 64;
@@ -84,14 +84,16 @@ async fn small_part(field: poem::web::Field, name: &str, max: usize) -> ApiResul
 /// error instead of a reset connection; past this the connection is simply closed.
 const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads what is left of a refused form (bounded), discarding it.
-async fn drain(multipart: &mut Multipart) {
-    let mut left = MAX_DRAIN_BYTES;
+/// Reads what is left of a refused form, discarding it; the body itself stops after
+/// `MAX_DRAIN_BYTES` more (including the rest of the refused part).
+async fn drain(multipart: &mut Multipart, budget: &DrainBudget) {
+    budget.arm(MAX_DRAIN_BYTES);
     while let Ok(Some(field)) = multipart.next_field().await {
-        let mut reader = tokio::io::AsyncReadExt::take(field.into_async_read(), left);
-        match tokio::io::copy(&mut reader, &mut tokio::io::sink()).await {
-            Ok(n) if n < left => left -= n,
-            _ => return,
+        if tokio::io::copy(&mut field.into_async_read(), &mut tokio::io::sink())
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -114,6 +116,8 @@ async fn read_form(
     state: &AppState,
     published_by: uuid::Uuid,
 ) -> ApiResult<ProviderUpload> {
+    let (body, budget) = DrainableBody::new(body);
+    let body = Body::from_bytes_stream(body);
     let mut multipart = Multipart::from_request(req, &mut RequestBody::new(body))
         .await
         .map_err(|e| {
@@ -144,7 +148,7 @@ async fn read_form(
                 match stage(stream, &state.staging_dir, max_package, &filename).await {
                     Ok(file) => packages.push(PackageUpload { filename, file }),
                     Err(err) => {
-                        drain(&mut multipart).await;
+                        drain(&mut multipart, &budget).await;
                         return Err(err);
                     }
                 }
