@@ -519,3 +519,40 @@ async fn provider_oversized_package_is_413() {
     })
     .await;
 }
+
+/// A client that drops the connection part-way through an upload leaves nothing: no
+/// staging file, no blob, no version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_upload_cut_off_mid_body_leaves_nothing() {
+    let reg = registry().await;
+    let before = reg.blob_files();
+    let good = archives::module_tar_gz("cut off");
+    let half = bytes::Bytes::from(good[..good.len() / 2].to_vec());
+    // Half the archive, then the body fails: reqwest aborts the request mid-stream.
+    let body = futures::stream::iter(vec![
+        Ok::<_, std::io::Error>(half),
+        Err(std::io::Error::other("client went away")),
+    ]);
+    let sent = reg
+        .client
+        .post(reg.url(&format!("/api/v1/modules/{MODULE}/1.0.0")))
+        .bearer_auth(&reg.token)
+        .header("Content-Type", archives::GZIP)
+        .header("Content-Length", good.len().to_string())
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await;
+    assert!(
+        sent.is_err(),
+        "the request was cut off, so no response arrives: {sent:?}"
+    );
+    assert_eq!(
+        reg.blob_files_settled(&before).await,
+        before,
+        "files left behind"
+    );
+    let (status, _) = reg
+        .get_json(&format!("/v1/modules/{MODULE}/versions"))
+        .await;
+    assert_eq!(status, 404, "no version may exist after a cut-off upload");
+}
