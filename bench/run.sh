@@ -32,7 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export TFR_DATA_DIR="$WORK/data" TFR_LISTEN="127.0.0.1:$TFR_PORT"
+# Seeding sends one bcrypt-checked request per version: use the cheapest allowed cost.
+export TFR_DATA_DIR="$WORK/data" TFR_LISTEN="127.0.0.1:$TFR_PORT" TFR_BCRYPT_COST=10 TFR_LOG_FORMAT=json RUST_LOG=warn
 BASE="http://127.0.0.1:$TFR_PORT"
 "$TFR" migrate >/dev/null 2>&1 || true
 "$TFR" serve >"$WORK/tfr.log" 2>&1 &

@@ -52,7 +52,7 @@ impl World {
         )
     }
     async fn publish(&self, upload: ProviderUpload) -> Result<ProviderVersionRecord, ServiceError> {
-        self.publisher().execute(upload).await
+        self.publisher().execute(upload).await.map(|p| p.record)
     }
     /// Nothing stored: no blob, no provider row.
     async fn assert_empty(&self) {

@@ -249,8 +249,17 @@ async fn unknown_things_are_json_404s() {
     reg.publish_sample_module("acme/net/aws", "1.0.0").await;
     let key = generate_signing_key();
     let dist = ProviderDist::build(&key, "fake", "1.0.0", &[("linux", "amd64")]);
-    reg.publish_provider_ok("acme/fake", "1.0.0", &dist.upload())
+    let published = reg
+        .publish_provider_ok("acme/fake", "1.0.0", &dist.upload())
         .await;
+    // The test key is Ed25519: accepted, with a warning that Terraform 1.0.x cannot read it.
+    let warnings = published["warnings"]
+        .as_array()
+        .expect("warnings for an EdDSA key");
+    assert!(
+        warnings[0].as_str().is_some_and(|w| w.contains("RSA")),
+        "{published}"
+    );
 
     for path in [
         "/v1/modules/acme/nope/aws/versions",

@@ -26,8 +26,13 @@ async fn init_installs_module_and_signed_provider(postgres: bool) {
     }
     let key = GpgKey::generate().expect("gpg key");
     let dist = ProviderDist::build(&key, "fake", "1.0.0", PLATFORMS);
-    reg.publish_provider_ok("acme/fake", "1.0.0", &dist.upload())
+    let published = reg
+        .publish_provider_ok("acme/fake", "1.0.0", &dist.upload())
         .await;
+    assert!(
+        published.get("warnings").is_none(),
+        "an RSA key suits every terraform: {published}"
+    );
 
     let ca = reg.ca.as_ref().expect("TLS registry has a CA");
     let tf = Terraform::new(ca.ca_file());

@@ -2,6 +2,7 @@
 //! provider installer checks them (ProtonMail go-crypto `CheckDetachedSignature`).
 
 use pgp::composed::{ArmorOptions, Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::types::KeyDetails;
 use tfr_ports::driven::{SignatureError, SignatureVerifier, SigningKeyInfo};
 
@@ -60,6 +61,7 @@ impl PgpSignatureVerifier {
             key_id: hex::encode_upper(key.legacy_key_id().as_ref()),
             fingerprint: hex::encode_upper(key.fingerprint().as_bytes()),
             ascii_armor,
+            warnings: compatibility_warnings(&key),
         };
         Ok((key, info))
     }
@@ -136,3 +138,35 @@ impl SignatureVerifier for PgpSignatureVerifier {
 
 #[cfg(test)]
 mod tests;
+
+/// Terraform before the move to ProtonMail's go-crypto (1.0.x was seen failing) cannot
+/// decode keys holding EdDSA or newer algorithms: "openpgp: unsupported feature: public key
+/// type: 22". Such keys verify fine and current Terraform accepts them, so this warns.
+fn compatibility_warnings(key: &SignedPublicKey) -> Vec<String> {
+    let algorithms =
+        std::iter::once(key.algorithm()).chain(key.public_subkeys.iter().map(|s| s.algorithm()));
+    let modern: Vec<PublicKeyAlgorithm> = algorithms
+        .filter(|a| {
+            !matches!(
+                a,
+                PublicKeyAlgorithm::RSA
+                    | PublicKeyAlgorithm::RSAEncrypt
+                    | PublicKeyAlgorithm::RSASign
+                    | PublicKeyAlgorithm::DSA
+                    | PublicKeyAlgorithm::ECDSA
+                    | PublicKeyAlgorithm::ECDH
+                    | PublicKeyAlgorithm::Elgamal
+                    | PublicKeyAlgorithm::ElgamalEncrypt
+            )
+        })
+        .collect();
+    match modern.first() {
+        None => Vec::new(),
+        Some(algorithm) => vec![format!(
+            "the signing key uses {algorithm:?} (OpenPGP algorithm {}), which older Terraform releases \
+             (1.0.x) cannot read (\"unsupported feature: public key type\"); sign with an RSA key if \
+             such clients must install this provider",
+            u8::from(*algorithm)
+        )],
+    }
+}

@@ -33,6 +33,8 @@ pub struct SigningKeyInfo {
     pub fingerprint: String,
     /// The ASCII-armored public key as it will be served.
     pub ascii_armor: String,
+    /// Compatibility problems with some Terraform versions (the key is still valid).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,4 +18,4 @@ pub use error::ServiceError;
 pub use module_catalog::{ModuleCatalog, ModuleSummary};
 pub use provider_catalog::{ProviderCatalog, ProviderDownload, ProviderVersionSummary};
 pub use publish_module::{ModuleUpload, PublishModule};
-pub use publish_provider::{PackageUpload, ProviderUpload, PublishProvider};
+pub use publish_provider::{PackageUpload, ProviderUpload, PublishProvider, PublishedProvider};

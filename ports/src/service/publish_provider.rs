@@ -37,6 +37,14 @@ pub struct ProviderUpload {
     pub published_by: Option<Uuid>,
 }
 
+/// A published version, with anything the publisher should know (e.g. a signing key
+/// some Terraform versions cannot read).
+#[derive(Debug, Clone)]
+pub struct PublishedProvider {
+    pub record: ProviderVersionRecord,
+    pub warnings: Vec<String>,
+}
+
 pub struct PublishProvider {
     providers: Arc<dyn ProviderRepository>,
     blobs: Arc<dyn BlobStore>,
@@ -134,10 +142,7 @@ impl PublishProvider {
         self.limits
     }
 
-    pub async fn execute(
-        &self,
-        upload: ProviderUpload,
-    ) -> Result<ProviderVersionRecord, ServiceError> {
+    pub async fn execute(&self, upload: ProviderUpload) -> Result<PublishedProvider, ServiceError> {
         let (address, version) = (upload.address.clone(), upload.version.clone());
         if upload.packages.is_empty() {
             return Err(ServiceError::invalid(
@@ -175,6 +180,7 @@ impl PublishProvider {
             return Err(conflict(&address, &version));
         }
 
+        let warnings = key.warnings.clone();
         let upload_id = Uuid::new_v4().as_u128();
         let mut stored: Vec<BlobKey> = Vec::new();
         let result = self
@@ -190,7 +196,7 @@ impl PublishProvider {
         match result {
             Ok(record) => {
                 tracing::info!(provider = %address, %version, platforms = checked.len(), "provider version published");
-                Ok(record)
+                Ok(PublishedProvider { record, warnings })
             }
             Err(ServiceError::Conflict(_)) => Err(conflict(&address, &version)),
             Err(other) => Err(other),

@@ -107,6 +107,7 @@ impl StubSignatureVerifier {
             ascii_armor:
                 "-----BEGIN PGP PUBLIC KEY BLOCK-----\nstub\n-----END PGP PUBLIC KEY BLOCK-----\n"
                     .to_string(),
+            warnings: Vec::new(),
         }
     }
 }

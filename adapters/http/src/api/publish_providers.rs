@@ -45,6 +45,9 @@ pub struct PublishedProviderDto {
     key_id: String,
     platforms: Vec<PublishedPlatformDto>,
     published_at: DateTime<Utc>,
+    /// Things the publisher should know, e.g. a signing key some Terraform versions cannot read.
+    #[oai(skip_serializing_if_is_empty)]
+    warnings: Vec<String>,
 }
 
 #[derive(ApiResponse)]
@@ -233,9 +236,10 @@ impl PublishProvidersApi {
             principal.key_id,
         )
         .await?;
-        let record = state.publish_provider.execute(upload).await.inspect_err(
+        let published = state.publish_provider.execute(upload).await.inspect_err(
             |e| tracing::info!(provider = %address, error = %e, "provider publish refused"),
         )?;
+        let record = published.record;
         Ok(PublishProviderResponse::Created(Json(
             PublishedProviderDto {
                 namespace: address.namespace.to_string(),
@@ -255,6 +259,7 @@ impl PublishProvidersApi {
                     })
                     .collect(),
                 published_at: record.published_at,
+                warnings: published.warnings,
             },
         )))
     }

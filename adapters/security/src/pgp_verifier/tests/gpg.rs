@@ -113,6 +113,11 @@ fn gnupg_rsa_key_and_signatures() {
     assert_eq!(info.key_id, gpg_key_id);
     assert_eq!(info.fingerprint, gpg_fpr);
     assert!(
+        info.warnings.is_empty(),
+        "RSA keys suit every Terraform: {:?}",
+        info.warnings
+    );
+    assert!(
         gpg.long_listing(uid)
             .contains(&format!("rsa2048/{}", info.key_id))
     );
