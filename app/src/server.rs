@@ -27,6 +27,8 @@ pub struct RunningServer {
     tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
+    /// The download-count flusher: stopped (with a last flush) after the server.
+    downloads: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl RunningServer {
@@ -61,6 +63,12 @@ impl RunningServer {
         (&mut self.task)
             .await
             .context("the server task panicked")??;
+        if let Some((stop, task)) = self.downloads.take() {
+            let _ = stop.send(());
+            if let Err(err) = task.await {
+                tracing::warn!(error = %err, "the download-count flusher failed");
+            }
+        }
         tracing::info!("server stopped");
         Ok(())
     }
@@ -163,6 +171,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         _ => None,
     };
     let state = crate::wiring::build(&settings).await?;
+    let downloads = spawn_download_flusher(state.module_catalog.clone());
     let app = tfr_http::build(state);
 
     let listener = TcpListener::bind(settings.listen)
@@ -203,5 +212,28 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         tls: is_tls,
         stop: Some(stop_tx),
         task,
+        downloads: Some(downloads),
     })
+}
+
+/// How often counted module downloads are written to the database.
+const DOWNLOAD_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Writes download counts every [`DOWNLOAD_FLUSH_INTERVAL`], and once more when stopped.
+fn spawn_download_flusher(
+    catalog: std::sync::Arc<tfr_ports::service::ModuleCatalog>,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(DOWNLOAD_FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => catalog.flush_downloads().await,
+                _ = &mut stop_rx => break,
+            }
+        }
+        catalog.flush_downloads().await;
+    });
+    (stop_tx, task)
 }

@@ -15,8 +15,8 @@ use tfr_ports::driven::{
     ProviderRepository, SecretGenerator, SecretHasher, SignatureVerifier, SystemClock, UrlSigner,
 };
 use tfr_ports::service::{
-    ApiKeys, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks, ModuleCatalog,
-    ProviderCatalog, PublishModule, PublishProvider,
+    ApiKeys, CatalogCache, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
+    ModuleCatalog, ProviderCatalog, PublishModule, PublishProvider,
 };
 use tfr_security::{BcryptHasher, HmacUrlSigner, PgpSignatureVerifier, RandomSecrets};
 
@@ -102,15 +102,28 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
         settings.public_url.clone(),
     ));
 
+    let cache = Arc::new(CatalogCache::new(Duration::from_secs(
+        settings.read_cache_ttl_secs,
+    )));
+
     Ok(AppState {
-        module_catalog: Arc::new(ModuleCatalog::new(modules.clone(), links.clone())),
-        provider_catalog: Arc::new(ProviderCatalog::new(providers.clone(), links.clone())),
+        module_catalog: Arc::new(ModuleCatalog::new(
+            modules.clone(),
+            links.clone(),
+            cache.clone(),
+        )),
+        provider_catalog: Arc::new(ProviderCatalog::new(
+            providers.clone(),
+            links.clone(),
+            cache.clone(),
+        )),
         publish_module: Arc::new(PublishModule::new(
             modules.clone(),
             blobs.clone(),
             inspector.clone(),
             clock.clone(),
             archive_limits(settings.max_module_bytes),
+            cache.clone(),
         )),
         publish_provider: Arc::new(PublishProvider::new(
             providers.clone(),
@@ -119,9 +132,14 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
             verifier,
             clock,
             archive_limits(settings.max_provider_package_bytes),
+            cache.clone(),
         )),
-        delete_module: Arc::new(DeleteModuleVersion::new(modules, blobs.clone())),
-        delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone())),
+        delete_module: Arc::new(DeleteModuleVersion::new(
+            modules,
+            blobs.clone(),
+            cache.clone(),
+        )),
+        delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone(), cache)),
         api_keys: Arc::new(api_keys(settings, &db)?),
         links,
         blobs,

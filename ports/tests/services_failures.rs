@@ -108,8 +108,8 @@ impl ModuleRepository for InsertFailsModules {
     async fn list(&self, q: &ModuleListQuery) -> Result<ModulePage, RepoError> {
         self.0.list(q).await
     }
-    async fn record_download(&self, id: uuid::Uuid) -> Result<(), RepoError> {
-        self.0.record_download(id).await
+    async fn record_downloads(&self, id: uuid::Uuid, count: u64) -> Result<(), RepoError> {
+        self.0.record_downloads(id, count).await
     }
 }
 
@@ -198,6 +198,7 @@ fn provider_publisher(
         Arc::new(StubSignatureVerifier),
         Arc::new(ManualClock::default()),
         ArchiveLimits::default(),
+        common::cache(),
     )
 }
 
@@ -250,6 +251,7 @@ async fn module_publish_with_database_failing_removes_its_blob() {
         Arc::new(StubArchiveInspector::new()),
         Arc::new(ManualClock::default()),
         ArchiveLimits::default(),
+        common::cache(),
     );
     let address = ModuleAddress::parse("acme", "net", "aws").unwrap();
     let err = publisher
@@ -277,6 +279,7 @@ async fn module_publish_with_storage_down_stores_no_row() {
         Arc::new(StubArchiveInspector::new()),
         Arc::new(ManualClock::default()),
         ArchiveLimits::default(),
+        common::cache(),
     );
     let address = ModuleAddress::parse("acme", "net", "aws").unwrap();
     let err = publisher

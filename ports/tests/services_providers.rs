@@ -25,6 +25,7 @@ struct World {
     repo: Arc<InMemoryProviderRepository>,
     blobs: Arc<InMemoryBlobStore>,
     clock: Arc<ManualClock>,
+    cache: Arc<tfr_ports::service::CatalogCache>,
 }
 
 impl World {
@@ -33,6 +34,7 @@ impl World {
             repo: Arc::new(InMemoryProviderRepository::new()),
             blobs: Arc::new(InMemoryBlobStore::new()),
             clock: Arc::new(ManualClock::default()),
+            cache: common::cache(),
         }
     }
     fn publisher(&self) -> PublishProvider {
@@ -43,12 +45,14 @@ impl World {
             Arc::new(StubSignatureVerifier),
             self.clock.clone(),
             ArchiveLimits::default(),
+            self.cache.clone(),
         )
     }
     fn catalog(&self) -> ProviderCatalog {
         ProviderCatalog::new(
             self.repo.clone(),
             links(self.blobs.clone(), self.clock.clone()),
+            self.cache.clone(),
         )
     }
     async fn publish(&self, upload: ProviderUpload) -> Result<ProviderVersionRecord, ServiceError> {
@@ -268,7 +272,7 @@ async fn republishing_a_version_is_a_conflict_and_keeps_the_first() {
 async fn delete_removes_rows_and_every_blob() {
     let w = World::new();
     let record = w.publish(upload()).await.unwrap();
-    DeleteProviderVersion::new(w.repo.clone(), w.blobs.clone())
+    DeleteProviderVersion::new(w.repo.clone(), w.blobs.clone(), w.cache.clone())
         .execute(&address(), &version())
         .await
         .unwrap();
@@ -314,10 +318,15 @@ async fn download_answers_links_for_a_platform_and_not_found_for_a_missing_one()
 async fn versions_list_platforms_sorted() {
     let w = World::new();
     w.publish(upload()).await.unwrap();
-    let versions = w.catalog().versions(&address()).await.unwrap();
-    assert_eq!(versions.len(), 1);
+    let cached = w.catalog().versions(&address()).await.unwrap();
+    assert_eq!(cached.versions.len(), 1);
+    let platforms: Vec<Platform> = cached.versions[0]
+        .platforms
+        .iter()
+        .map(|p| p.platform.clone())
+        .collect();
     assert_eq!(
-        versions[0].platforms,
+        platforms,
         [
             Platform::parse("darwin_arm64").unwrap(),
             Platform::parse("linux_amd64").unwrap()

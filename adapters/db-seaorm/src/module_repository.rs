@@ -331,11 +331,11 @@ impl ModuleRepository for SeaOrmModuleRepository {
         Ok(ModulePage { items, has_more })
     }
 
-    async fn record_download(&self, version_id: Uuid) -> Result<(), RepoError> {
+    async fn record_downloads(&self, version_id: Uuid, count: u64) -> Result<(), RepoError> {
         module_version::Entity::update_many()
             .col_expr(
                 module_version::Column::Downloads,
-                Expr::col(module_version::Column::Downloads).add(1),
+                Expr::col(module_version::Column::Downloads).add(count as i64),
             )
             .filter(module_version::Column::Id.eq(version_id))
             .exec(&self.db)

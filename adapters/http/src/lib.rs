@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod middleware;
 mod payload;
+mod render_memo;
 mod state;
 mod upload;
 
@@ -44,6 +45,7 @@ pub fn build(state: AppState) -> BoxEndpoint<'static> {
         .nest("/api-docs", docs)
         .at("/openapi.json", spec)
         .data(std::sync::Arc::new(state))
+        .data(std::sync::Arc::new(render_memo::HotRenders::default()))
         .with(middleware::JsonErrors)
         .with(middleware::SecurityHeaders)
         .with(middleware::AccessLog)

@@ -38,3 +38,54 @@ impl ParsePayload for MultipartBody {
 // The macro calls itself unqualified, so it must be in scope by name.
 use poem_openapi::impl_apirequest_for_payload;
 impl_apirequest_for_payload!(MultipartBody);
+
+/// JSON already serialised (a memoised hot response), documented as `T`.
+pub struct RenderedJson<T>(pub bytes::Bytes, std::marker::PhantomData<T>);
+
+impl<T> RenderedJson<T> {
+    pub fn new(bytes: bytes::Bytes) -> Self {
+        Self(bytes, std::marker::PhantomData)
+    }
+}
+
+impl<T: poem_openapi::types::Type> Payload for RenderedJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> poem::IntoResponse for RenderedJson<T> {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.0)
+    }
+}
+
+impl<T: poem_openapi::types::Type> poem_openapi::ApiResponse for RenderedJson<T> {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: <Self as Payload>::CONTENT_TYPE,
+                    schema: <Self as Payload>::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}

@@ -12,8 +12,8 @@ use tfr_core::{ArchiveLimits, Scope, ScopeSet};
 use tfr_http::{AppState, build};
 use tfr_ports::driven::{BlobStore, DatabaseHealth, RepoError};
 use tfr_ports::service::{
-    ApiKeys, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks, ModuleCatalog,
-    ProviderCatalog, PublishModule, PublishProvider,
+    ApiKeys, CatalogCache, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
+    ModuleCatalog, ProviderCatalog, PublishModule, PublishProvider,
 };
 use tfr_ports::testkit::ManualClock;
 use tfr_ports::testkit::blob::InMemoryBlobStore;
@@ -55,20 +55,30 @@ fn fixture(ready: bool) -> Fixture {
         Duration::from_secs(300),
         None,
     ));
+    let cache = Arc::new(CatalogCache::new(Duration::from_secs(5)));
     let staging = tempfile::tempdir().expect("staging dir");
     let limits = ArchiveLimits {
         max_archive_bytes: 1024,
         ..ArchiveLimits::default()
     };
     let state = AppState {
-        module_catalog: Arc::new(ModuleCatalog::new(modules.clone(), links.clone())),
-        provider_catalog: Arc::new(ProviderCatalog::new(providers.clone(), links.clone())),
+        module_catalog: Arc::new(ModuleCatalog::new(
+            modules.clone(),
+            links.clone(),
+            cache.clone(),
+        )),
+        provider_catalog: Arc::new(ProviderCatalog::new(
+            providers.clone(),
+            links.clone(),
+            cache.clone(),
+        )),
         publish_module: Arc::new(PublishModule::new(
             modules.clone(),
             blobs.clone(),
             inspector.clone(),
             clock.clone(),
             limits,
+            cache.clone(),
         )),
         publish_provider: Arc::new(PublishProvider::new(
             providers.clone(),
@@ -77,9 +87,14 @@ fn fixture(ready: bool) -> Fixture {
             Arc::new(StubSignatureVerifier),
             clock.clone(),
             limits,
+            cache.clone(),
         )),
-        delete_module: Arc::new(DeleteModuleVersion::new(modules, blobs.clone())),
-        delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone())),
+        delete_module: Arc::new(DeleteModuleVersion::new(
+            modules,
+            blobs.clone(),
+            cache.clone(),
+        )),
+        delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone(), cache)),
         api_keys: Arc::new(ApiKeys::new(
             Arc::new(InMemoryApiKeyRepository::new()),
             Arc::new(PlainHasher),

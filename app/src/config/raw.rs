@@ -33,6 +33,7 @@ struct RawSettings {
     #[serde(default, deserialize_with = "byte_size")]
     max_provider_package_bytes: Option<u64>,
     download_url_ttl_secs: Option<u64>,
+    read_cache_ttl_secs: Option<u64>,
     url_signing_key: Option<Secret>,
     url_signing_key_file: Option<PathBuf>,
     bcrypt_cost: Option<u32>,
@@ -227,6 +228,15 @@ impl Validator<'_> {
                 format!("{download_url_ttl_secs} is out of range (10 to 604800 seconds)"),
             ));
         }
+        let read_cache_ttl_secs = raw
+            .read_cache_ttl_secs
+            .unwrap_or(DEFAULT_READ_CACHE_TTL_SECS);
+        if read_cache_ttl_secs > 3600 {
+            return Err(self.err(
+                "read_cache_ttl_secs",
+                format!("{read_cache_ttl_secs} is out of range (0 to 3600 seconds)"),
+            ));
+        }
 
         let url_signing_key = match (raw.url_signing_key, &raw.url_signing_key_file) {
             (Some(_), Some(_)) => {
@@ -284,6 +294,7 @@ impl Validator<'_> {
             max_module_bytes,
             max_provider_package_bytes,
             download_url_ttl_secs,
+            read_cache_ttl_secs,
             url_signing_key,
             url_signing_key_file: raw.url_signing_key_file,
             bcrypt_cost,

@@ -116,8 +116,9 @@ pub trait ModuleRepository: Send + Sync {
 
     async fn list(&self, query: &ModuleListQuery) -> Result<ModulePage, RepoError>;
 
-    /// Best effort, called off the request path.
-    async fn record_download(&self, version_id: Uuid) -> Result<(), RepoError>;
+    /// Adds `count` downloads to a version (counts are batched off the request path);
+    /// an unknown version is ignored.
+    async fn record_downloads(&self, version_id: Uuid, count: u64) -> Result<(), RepoError>;
 }
 
 // ---------------------------------------------------------------- providers

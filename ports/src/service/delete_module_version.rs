@@ -6,16 +6,25 @@ use std::sync::Arc;
 use tfr_core::{ModuleAddress, ModuleVersion};
 
 use crate::driven::{BlobStore, ModuleRepository};
-use crate::service::ServiceError;
+use crate::service::{CatalogCache, ServiceError};
 
 pub struct DeleteModuleVersion {
     modules: Arc<dyn ModuleRepository>,
     blobs: Arc<dyn BlobStore>,
+    cache: Arc<CatalogCache>,
 }
 
 impl DeleteModuleVersion {
-    pub fn new(modules: Arc<dyn ModuleRepository>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { modules, blobs }
+    pub fn new(
+        modules: Arc<dyn ModuleRepository>,
+        blobs: Arc<dyn BlobStore>,
+        cache: Arc<CatalogCache>,
+    ) -> Self {
+        Self {
+            modules,
+            blobs,
+            cache,
+        }
     }
 
     pub async fn execute(
@@ -32,6 +41,7 @@ impl DeleteModuleVersion {
             })?;
         self.blobs.delete(&record.blob_key).await?;
         self.modules.delete_version(record.id).await?;
+        self.cache.invalidate_module(address);
         tracing::info!(module = %address, %version, "module version deleted");
         Ok(())
     }

@@ -5,16 +5,25 @@ use std::sync::Arc;
 use tfr_core::{ProviderAddress, ProviderVersion};
 
 use crate::driven::{BlobStore, ProviderRepository};
-use crate::service::ServiceError;
+use crate::service::{CatalogCache, ServiceError};
 
 pub struct DeleteProviderVersion {
     providers: Arc<dyn ProviderRepository>,
     blobs: Arc<dyn BlobStore>,
+    cache: Arc<CatalogCache>,
 }
 
 impl DeleteProviderVersion {
-    pub fn new(providers: Arc<dyn ProviderRepository>, blobs: Arc<dyn BlobStore>) -> Self {
-        Self { providers, blobs }
+    pub fn new(
+        providers: Arc<dyn ProviderRepository>,
+        blobs: Arc<dyn BlobStore>,
+        cache: Arc<CatalogCache>,
+    ) -> Self {
+        Self {
+            providers,
+            blobs,
+            cache,
+        }
     }
 
     pub async fn execute(
@@ -35,6 +44,7 @@ impl DeleteProviderVersion {
         self.blobs.delete(&record.shasums_key).await?;
         self.blobs.delete(&record.shasums_signature_key).await?;
         self.providers.delete_version(record.id).await?;
+        self.cache.invalidate_provider(address);
         tracing::info!(provider = %address, %version, "provider version deleted");
         Ok(())
     }

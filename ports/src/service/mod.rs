@@ -1,6 +1,7 @@
 //! Use cases: the only code that calls the driven ports. One use case per file.
 
 pub mod api_keys;
+pub mod catalog_cache;
 pub mod delete_module_version;
 pub mod delete_provider_version;
 pub mod download_links;
@@ -11,11 +12,12 @@ pub mod publish_module;
 pub mod publish_provider;
 
 pub use api_keys::{ApiKeys, NewApiKey, Principal};
+pub use catalog_cache::{CachedModule, CachedProvider, CatalogCache};
 pub use delete_module_version::DeleteModuleVersion;
 pub use delete_provider_version::DeleteProviderVersion;
 pub use download_links::{DownloadLinks, LinkError};
 pub use error::ServiceError;
 pub use module_catalog::{ModuleCatalog, ModuleSummary};
-pub use provider_catalog::{ProviderCatalog, ProviderDownload, ProviderVersionSummary};
+pub use provider_catalog::{ProviderCatalog, ProviderDownload};
 pub use publish_module::{ModuleUpload, PublishModule};
 pub use publish_provider::{PackageUpload, ProviderUpload, PublishProvider, PublishedProvider};

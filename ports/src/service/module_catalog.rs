@@ -1,12 +1,16 @@
-//! Reading modules: the protocol's versions and download, and the listing API.
+//! Reading modules: the protocol's versions and download, and the listing API. The
+//! protocol reads are served from the [`CatalogCache`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tfr_core::{ModuleAddress, ModuleVersion};
+use uuid::Uuid;
 
 use crate::driven::{
     ModuleListQuery, ModuleRecord, ModuleRepository, ModuleVersionRecord, ModuleWithVersions,
 };
+use crate::service::catalog_cache::{CachedModule, CatalogCache};
 use crate::service::{DownloadLinks, ServiceError};
 
 /// A module and one of its versions, for the listing API.
@@ -21,93 +25,130 @@ pub struct ModuleSummary {
 pub struct ModuleCatalog {
     modules: Arc<dyn ModuleRepository>,
     links: Arc<DownloadLinks>,
+    cache: Arc<CatalogCache>,
+    /// Downloads counted since the last flush, written in batches off the request path.
+    pending_downloads: Mutex<HashMap<Uuid, u64>>,
 }
 
-fn parsed(v: &ModuleVersionRecord) -> Option<ModuleVersion> {
-    ModuleVersion::parse(&v.version).ok()
-}
-
-/// Versions newest first (semver precedence).
-fn sort_newest_first(versions: &mut [ModuleVersionRecord]) {
-    versions.sort_by_cached_key(|v| std::cmp::Reverse(parsed(v)));
-}
-
-/// The newest release, or the newest prerelease when there is no release.
+/// The newest release, or the newest prerelease when there is no release. `versions` is
+/// newest first.
 fn latest(versions: &[ModuleVersionRecord]) -> Option<&ModuleVersionRecord> {
     versions
         .iter()
-        .filter_map(|v| parsed(v).map(|p| (p, v)))
-        .max_by(|(a, _), (b, _)| (!a.is_prerelease(), a).cmp(&(!b.is_prerelease(), b)))
-        .map(|(_, v)| v)
-}
-
-fn summary(
-    mut found: ModuleWithVersions,
-    pick: impl Fn(&[ModuleVersionRecord]) -> Option<&ModuleVersionRecord>,
-) -> Option<ModuleSummary> {
-    sort_newest_first(&mut found.versions);
-    let version = pick(&found.versions)?.clone();
-    Some(ModuleSummary {
-        versions: found.versions.iter().map(|v| v.version.clone()).collect(),
-        module: found.module,
-        version,
-    })
+        .find(|v| ModuleVersion::parse(&v.version).is_ok_and(|p| !p.is_prerelease()))
+        .or_else(|| versions.first())
 }
 
 fn not_found(address: &ModuleAddress) -> ServiceError {
     ServiceError::NotFound(format!("module {address} not found"))
 }
 
+fn version_not_found(address: &ModuleAddress, version: &ModuleVersion) -> ServiceError {
+    ServiceError::NotFound(format!("module {address} version {version} not found"))
+}
+
 impl ModuleCatalog {
-    pub fn new(modules: Arc<dyn ModuleRepository>, links: Arc<DownloadLinks>) -> Self {
-        Self { modules, links }
+    pub fn new(
+        modules: Arc<dyn ModuleRepository>,
+        links: Arc<DownloadLinks>,
+        cache: Arc<CatalogCache>,
+    ) -> Self {
+        Self {
+            modules,
+            links,
+            cache,
+            pending_downloads: Mutex::new(HashMap::new()),
+        }
     }
 
-    /// Every version, newest first, in canonical form.
-    pub async fn versions(&self, address: &ModuleAddress) -> Result<Vec<String>, ServiceError> {
-        let mut found = self
+    /// The module with its versions, from the cache or one query.
+    async fn cached(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<Arc<CachedModule>>, ServiceError> {
+        if let Some(hit) = self.cache.module(address) {
+            return Ok(hit);
+        }
+        let found = self
             .modules
             .find_module(address)
             .await?
-            .ok_or_else(|| not_found(address))?;
-        sort_newest_first(&mut found.versions);
-        Ok(found.versions.into_iter().map(|v| v.version).collect())
+            .map(|m| Arc::new(CachedModule::new(m)));
+        self.cache.put_module(address, found.clone());
+        Ok(found)
     }
 
-    /// The signed archive link for one version; counts the download off the request path.
+    /// The module and every version, newest first. The same `Arc` comes back while the
+    /// cache entry lives, so callers may memoise work keyed on it.
+    pub async fn versions(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Arc<CachedModule>, ServiceError> {
+        self.cached(address)
+            .await?
+            .ok_or_else(|| not_found(address))
+    }
+
+    /// The signed archive link for one version; the download is counted in memory.
     pub async fn download_link(
         &self,
         address: &ModuleAddress,
         version: &ModuleVersion,
     ) -> Result<String, ServiceError> {
-        let (_, record) = self
-            .modules
-            .find_version(address, version)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("module {address} version {version} not found"))
-            })?;
-        let link = self.links.link(&record.blob_key).await?;
-        let modules = self.modules.clone();
-        tokio::spawn(async move {
-            if let Err(err) = modules.record_download(record.id).await {
-                tracing::warn!(error = %err, "could not record a module download");
+        let canonical = version.to_string();
+        let cached = self.cached(address).await?;
+        let (id, key) = match cached.as_ref().and_then(|m| m.version(&canonical)) {
+            Some(record) => (record.id, record.blob_key.clone()),
+            // Published on another replica since the entry was filled: ask the database.
+            None => {
+                let (_, record) = self
+                    .modules
+                    .find_version(address, version)
+                    .await?
+                    .ok_or_else(|| version_not_found(address, version))?;
+                (record.id, record.blob_key)
             }
-        });
+        };
+        let link = self.links.link(&key).await?;
+        *self
+            .pending_downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_default() += 1;
         Ok(link)
+    }
+
+    /// Writes the download counts gathered since the last call. Best effort: counts that
+    /// fail to write are logged and dropped.
+    pub async fn flush_downloads(&self) {
+        let pending = std::mem::take(
+            &mut *self
+                .pending_downloads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for (id, count) in pending {
+            if let Err(err) = self.modules.record_downloads(id, count).await {
+                tracing::warn!(version_id = %id, count, error = %err, "could not record module downloads");
+            }
+        }
     }
 
     /// The newest release (newest prerelease when there are only prereleases).
     pub async fn latest(&self, address: &ModuleAddress) -> Result<ModuleSummary, ServiceError> {
-        let found = self
-            .modules
-            .find_module(address)
-            .await?
-            .ok_or_else(|| not_found(address))?;
-        summary(found, latest).ok_or_else(|| not_found(address))
+        let cached = self.versions(address).await?;
+        let version = latest(&cached.versions)
+            .ok_or_else(|| not_found(address))?
+            .clone();
+        Ok(ModuleSummary {
+            module: cached.module.clone(),
+            version,
+            versions: cached.versions.iter().map(|v| v.version.clone()).collect(),
+        })
     }
 
-    /// One version with its README.
+    /// One version with its README (always read from the database).
     pub async fn version(
         &self,
         address: &ModuleAddress,
@@ -117,15 +158,12 @@ impl ModuleCatalog {
             .modules
             .find_version(address, version)
             .await?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("module {address} version {version} not found"))
-            })?;
-        let mut all = self.versions(address).await?;
-        all.dedup();
+            .ok_or_else(|| version_not_found(address, version))?;
+        let cached = self.versions(address).await?;
         Ok(ModuleSummary {
             module,
             version: record,
-            versions: all,
+            versions: cached.versions.iter().map(|v| v.version.clone()).collect(),
         })
     }
 
@@ -139,7 +177,15 @@ impl ModuleCatalog {
         let items = page
             .items
             .into_iter()
-            .filter_map(|m| summary(m, latest))
+            .filter_map(|found: ModuleWithVersions| {
+                let cached = CachedModule::new(found);
+                let version = latest(&cached.versions)?.clone();
+                Some(ModuleSummary {
+                    versions: cached.versions.iter().map(|v| v.version.clone()).collect(),
+                    module: cached.module,
+                    version,
+                })
+            })
             .collect();
         Ok((items, page.has_more))
     }

@@ -1,20 +1,16 @@
-//! Reading providers: the Provider Registry Protocol's versions and download.
+//! Reading providers: the Provider Registry Protocol's versions and download, served
+//! from the [`CatalogCache`].
 
 use std::sync::Arc;
 
 use tfr_core::{Platform, ProviderAddress, ProviderVersion};
 
 use crate::driven::{
-    ProviderListQuery, ProviderRepository, ProviderWithVersions, SigningKeyRecord,
+    ProviderListQuery, ProviderRepository, ProviderVersionRecord, ProviderWithVersions,
+    SigningKeyRecord,
 };
+use crate::service::catalog_cache::{CachedProvider, CatalogCache};
 use crate::service::{DownloadLinks, ServiceError};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderVersionSummary {
-    pub version: String,
-    pub protocols: Vec<String>,
-    pub platforms: Vec<Platform>,
-}
 
 /// Everything the download endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,44 +28,51 @@ pub struct ProviderDownload {
 pub struct ProviderCatalog {
     providers: Arc<dyn ProviderRepository>,
     links: Arc<DownloadLinks>,
+    cache: Arc<CatalogCache>,
 }
 
-fn sort_newest_first(found: &mut ProviderWithVersions) {
-    found
-        .versions
-        .sort_by_cached_key(|v| std::cmp::Reverse(ProviderVersion::parse(&v.version).ok()));
+fn not_found(address: &ProviderAddress) -> ServiceError {
+    ServiceError::NotFound(format!("provider {address} not found"))
 }
 
 impl ProviderCatalog {
-    pub fn new(providers: Arc<dyn ProviderRepository>, links: Arc<DownloadLinks>) -> Self {
-        Self { providers, links }
+    pub fn new(
+        providers: Arc<dyn ProviderRepository>,
+        links: Arc<DownloadLinks>,
+        cache: Arc<CatalogCache>,
+    ) -> Self {
+        Self {
+            providers,
+            links,
+            cache,
+        }
     }
 
-    /// Every version, newest first, with protocols and platforms.
-    pub async fn versions(
+    async fn cached(
         &self,
         address: &ProviderAddress,
-    ) -> Result<Vec<ProviderVersionSummary>, ServiceError> {
-        let mut found = self
+    ) -> Result<Option<Arc<CachedProvider>>, ServiceError> {
+        if let Some(hit) = self.cache.provider(address) {
+            return Ok(hit);
+        }
+        let found = self
             .providers
             .find_provider(address)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("provider {address} not found")))?;
-        sort_newest_first(&mut found);
-        Ok(found
-            .versions
-            .into_iter()
-            .map(|v| {
-                let mut platforms: Vec<Platform> =
-                    v.platforms.into_iter().map(|p| p.platform).collect();
-                platforms.sort();
-                ProviderVersionSummary {
-                    version: v.version,
-                    protocols: v.protocols,
-                    platforms,
-                }
-            })
-            .collect())
+            .map(|p| Arc::new(CachedProvider::new(p)));
+        self.cache.put_provider(address, found.clone());
+        Ok(found)
+    }
+
+    /// Every version, newest first, with protocols and (sorted) platforms. The same `Arc`
+    /// comes back while the cache entry lives, so callers may memoise work keyed on it.
+    pub async fn versions(
+        &self,
+        address: &ProviderAddress,
+    ) -> Result<Arc<CachedProvider>, ServiceError> {
+        self.cached(address)
+            .await?
+            .ok_or_else(|| not_found(address))
     }
 
     pub async fn download(
@@ -78,13 +81,27 @@ impl ProviderCatalog {
         version: &ProviderVersion,
         platform: &Platform,
     ) -> Result<ProviderDownload, ServiceError> {
-        let record = self
-            .providers
-            .find_version(address, version)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("provider {address} version {version} not found"))
-            })?;
+        let cached = self.cached(address).await?;
+        let fresh;
+        let record: &ProviderVersionRecord = match cached
+            .as_ref()
+            .and_then(|p| p.version(&version.to_string()))
+        {
+            Some(record) => record,
+            // Published on another replica since the entry was filled: ask the database.
+            None => {
+                fresh = self
+                    .providers
+                    .find_version(address, version)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!(
+                            "provider {address} version {version} not found"
+                        ))
+                    })?;
+                &fresh
+            }
+        };
         let package = record
             .platforms
             .iter()
@@ -111,7 +128,10 @@ impl ProviderCatalog {
         query: &ProviderListQuery,
     ) -> Result<(Vec<ProviderWithVersions>, bool), ServiceError> {
         let mut page = self.providers.list(query).await?;
-        page.items.iter_mut().for_each(sort_newest_first);
+        for item in &mut page.items {
+            item.versions
+                .sort_by_cached_key(|v| std::cmp::Reverse(ProviderVersion::parse(&v.version).ok()));
+        }
         Ok((page.items, page.has_more))
     }
 }

@@ -14,7 +14,7 @@ use crate::driven::{
     ArchiveInspector, BlobStore, Clock, ModuleRepository, ModuleVersionRecord, NewModuleVersion,
     PutExpectation,
 };
-use crate::service::ServiceError;
+use crate::service::{CatalogCache, ServiceError};
 use crate::stream::StagedFile;
 
 pub struct ModuleUpload {
@@ -32,6 +32,7 @@ pub struct PublishModule {
     inspector: Arc<dyn ArchiveInspector>,
     clock: Arc<dyn Clock>,
     limits: ArchiveLimits,
+    cache: Arc<CatalogCache>,
 }
 
 impl PublishModule {
@@ -41,6 +42,7 @@ impl PublishModule {
         inspector: Arc<dyn ArchiveInspector>,
         clock: Arc<dyn Clock>,
         limits: ArchiveLimits,
+        cache: Arc<CatalogCache>,
     ) -> Self {
         Self {
             modules,
@@ -48,6 +50,7 @@ impl PublishModule {
             inspector,
             clock,
             limits,
+            cache,
         }
     }
 
@@ -111,6 +114,7 @@ impl PublishModule {
         };
         match self.modules.insert_version(new).await {
             Ok(record) => {
+                self.cache.invalidate_module(&address);
                 tracing::info!(module = %address, %version, size = archive.size(), "module version published");
                 Ok(record)
             }

@@ -14,7 +14,7 @@ use crate::driven::{
     ArchiveInspector, BlobStore, Clock, NewProviderPlatform, NewProviderVersion, NewSigningKey,
     ProviderRepository, ProviderVersionRecord, PutExpectation, SignatureVerifier,
 };
-use crate::service::ServiceError;
+use crate::service::{CatalogCache, ServiceError};
 use crate::stream::{ByteStream, StagedFile};
 
 pub struct PackageUpload {
@@ -52,6 +52,7 @@ pub struct PublishProvider {
     verifier: Arc<dyn SignatureVerifier>,
     clock: Arc<dyn Clock>,
     limits: ArchiveLimits,
+    cache: Arc<CatalogCache>,
 }
 
 struct CheckedPackage<'a> {
@@ -127,6 +128,7 @@ impl PublishProvider {
         verifier: Arc<dyn SignatureVerifier>,
         clock: Arc<dyn Clock>,
         limits: ArchiveLimits,
+        cache: Arc<CatalogCache>,
     ) -> Self {
         Self {
             providers,
@@ -135,6 +137,7 @@ impl PublishProvider {
             verifier,
             clock,
             limits,
+            cache,
         }
     }
 
@@ -195,6 +198,7 @@ impl PublishProvider {
         }
         match result {
             Ok(record) => {
+                self.cache.invalidate_provider(&address);
                 tracing::info!(provider = %address, %version, platforms = checked.len(), "provider version published");
                 Ok(PublishedProvider { record, warnings })
             }

@@ -23,6 +23,13 @@ pub fn staged(data: &[u8]) -> StagedFile {
     )
 }
 
+/// A cache like production's: long enough that only invalidation refreshes it in a test.
+pub fn cache() -> Arc<tfr_ports::service::CatalogCache> {
+    Arc::new(tfr_ports::service::CatalogCache::new(Duration::from_secs(
+        600,
+    )))
+}
+
 pub const LINK_TTL: Duration = Duration::from_secs(300);
 
 pub fn links(blobs: Arc<InMemoryBlobStore>, clock: Arc<ManualClock>) -> Arc<DownloadLinks> {

@@ -14,6 +14,8 @@ use tfr_ports::service::ModuleSummary;
 use crate::api::ApiTags;
 use crate::api::pagination::{PageMeta, clamp_limit, meta};
 use crate::error::{ApiError, ApiResult};
+use crate::payload::RenderedJson;
+use crate::render_memo::{HotRenders, to_json_bytes};
 use crate::state::AppState;
 
 #[derive(Debug, Object)]
@@ -155,17 +157,24 @@ impl ModulesApi {
         name: Path<String>,
         system: Path<String>,
         state: Data<&Arc<AppState>>,
-    ) -> ApiResult<Json<ModuleVersionsDto>> {
+        renders: Data<&Arc<HotRenders>>,
+    ) -> ApiResult<RenderedJson<ModuleVersionsDto>> {
         let addr = address(&namespace, &name, &system)?;
-        let versions = state.module_catalog.versions(&addr).await?;
-        Ok(Json(ModuleVersionsDto {
-            modules: vec![ModuleVersionsEntryDto {
-                versions: versions
-                    .into_iter()
-                    .map(|version| VersionDto { version })
-                    .collect(),
-            }],
-        }))
+        let cached = state.module_catalog.versions(&addr).await?;
+        let body = renders.modules.get_or_render(&cached, |m| {
+            to_json_bytes(&ModuleVersionsDto {
+                modules: vec![ModuleVersionsEntryDto {
+                    versions: m
+                        .versions
+                        .iter()
+                        .map(|v| VersionDto {
+                            version: v.version.clone(),
+                        })
+                        .collect(),
+                }],
+            })
+        });
+        Ok(RenderedJson::new(body))
     }
 
     /// Where to download one version: `204` with `X-Terraform-Get` (Module Registry Protocol).

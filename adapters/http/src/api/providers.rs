@@ -10,6 +10,8 @@ use tfr_core::{Platform, ProviderAddress, ProviderVersion};
 
 use crate::api::ApiTags;
 use crate::error::{ApiError, ApiResult};
+use crate::payload::RenderedJson;
+use crate::render_memo::{HotRenders, to_json_bytes};
 use crate::state::AppState;
 
 #[derive(Debug, Object)]
@@ -83,26 +85,31 @@ impl ProvidersApi {
         namespace: Path<String>,
         #[oai(name = "type")] provider_type: Path<String>,
         state: Data<&Arc<AppState>>,
-    ) -> ApiResult<Json<ProviderVersionsDto>> {
+        renders: Data<&Arc<HotRenders>>,
+    ) -> ApiResult<RenderedJson<ProviderVersionsDto>> {
         let addr = address(&namespace, &provider_type)?;
-        let versions = state.provider_catalog.versions(&addr).await?;
-        Ok(Json(ProviderVersionsDto {
-            versions: versions
-                .into_iter()
-                .map(|v| ProviderVersionDto {
-                    version: v.version,
-                    protocols: v.protocols,
-                    platforms: v
-                        .platforms
-                        .iter()
-                        .map(|p| PlatformDto {
-                            os: p.os().to_string(),
-                            arch: p.arch().to_string(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }))
+        let cached = state.provider_catalog.versions(&addr).await?;
+        let body = renders.providers.get_or_render(&cached, |p| {
+            to_json_bytes(&ProviderVersionsDto {
+                versions: p
+                    .versions
+                    .iter()
+                    .map(|v| ProviderVersionDto {
+                        version: v.version.clone(),
+                        protocols: v.protocols.clone(),
+                        platforms: v
+                            .platforms
+                            .iter()
+                            .map(|p| PlatformDto {
+                                os: p.platform.os().to_string(),
+                                arch: p.platform.arch().to_string(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        });
+        Ok(RenderedJson::new(body))
     }
 
     /// Where to download one platform's package, its SHA256SUMS, signature and signing key.

@@ -193,10 +193,10 @@ impl ModuleRepository for InMemoryModuleRepository {
         Ok(ModulePage { items, has_more })
     }
 
-    async fn record_download(&self, version_id: Uuid) -> Result<(), RepoError> {
+    async fn record_downloads(&self, version_id: Uuid, count: u64) -> Result<(), RepoError> {
         let mut s = lock(&self.0);
         if let Some(v) = s.versions.iter_mut().find(|v| v.id == version_id) {
-            v.downloads += 1;
+            v.downloads += count;
         }
         Ok(())
     }

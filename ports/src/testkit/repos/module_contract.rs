@@ -173,9 +173,9 @@ pub async fn module_repository_contract(repo: &dyn ModuleRepository) {
     );
 
     // Downloads.
-    repo.record_download(v1.id).await.expect("download");
-    repo.record_download(v1.id).await.expect("download");
-    repo.record_download(Uuid::now_v7())
+    repo.record_downloads(v1.id, 1).await.expect("download");
+    repo.record_downloads(v1.id, 2).await.expect("downloads");
+    repo.record_downloads(Uuid::now_v7(), 1)
         .await
         .expect("download of an unknown version is a no-op");
     let (_, counted) = repo
@@ -183,7 +183,7 @@ pub async fn module_repository_contract(repo: &dyn ModuleRepository) {
         .await
         .expect("find")
         .expect("found");
-    assert_eq!(counted.downloads, 2);
+    assert_eq!(counted.downloads, 3);
 
     // A namespace keeps its first display case for every module in it.
     let vault = repo
