@@ -204,3 +204,88 @@ async fn a_zero_ttl_turns_the_cache_off() {
     w.publish_elsewhere("2.0.0").await;
     assert_eq!(w.names().await, ["2.0.0", "1.0.0"]);
 }
+
+/// The in-memory repository, with reads that fail while `down` is set.
+struct FlakyReads {
+    inner: Arc<InMemoryModuleRepository>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ModuleRepository for FlakyReads {
+    async fn insert_version(
+        &self,
+        new: NewModuleVersion,
+    ) -> Result<tfr_ports::driven::ModuleVersionRecord, tfr_ports::driven::RepoError> {
+        self.inner.insert_version(new).await
+    }
+    async fn find_module(
+        &self,
+        address: &ModuleAddress,
+    ) -> Result<Option<tfr_ports::driven::ModuleWithVersions>, tfr_ports::driven::RepoError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tfr_ports::driven::RepoError::Unavailable(
+                "database down".into(),
+            ));
+        }
+        self.inner.find_module(address).await
+    }
+    async fn find_version(
+        &self,
+        address: &ModuleAddress,
+        version: &ModuleVersion,
+    ) -> Result<
+        Option<(
+            tfr_ports::driven::ModuleRecord,
+            tfr_ports::driven::ModuleVersionRecord,
+        )>,
+        tfr_ports::driven::RepoError,
+    > {
+        self.inner.find_version(address, version).await
+    }
+    async fn delete_version(&self, id: Uuid) -> Result<bool, tfr_ports::driven::RepoError> {
+        self.inner.delete_version(id).await
+    }
+    async fn list(
+        &self,
+        query: &tfr_ports::driven::ModuleListQuery,
+    ) -> Result<tfr_ports::driven::ModulePage, tfr_ports::driven::RepoError> {
+        self.inner.list(query).await
+    }
+    async fn record_downloads(
+        &self,
+        id: Uuid,
+        count: u64,
+    ) -> Result<(), tfr_ports::driven::RepoError> {
+        self.inner.record_downloads(id, count).await
+    }
+}
+
+#[tokio::test]
+async fn an_expired_entry_is_still_served_when_the_refresh_fails() {
+    let w = World::new(Duration::from_millis(100));
+    w.publish("1.0.0").await;
+    let flaky = Arc::new(FlakyReads {
+        inner: w.repo.clone(),
+        down: std::sync::atomic::AtomicBool::new(false),
+    });
+    let catalog = ModuleCatalog::new(
+        flaky.clone(),
+        links(w.blobs.clone(), w.clock.clone()),
+        w.cache.clone(),
+    );
+    assert_eq!(
+        catalog.versions(&address()).await.unwrap().versions.len(),
+        1
+    );
+    flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let served = catalog
+        .versions(&address())
+        .await
+        .expect("the old value rides out the outage");
+    assert_eq!(served.versions[0].version, "1.0.0");
+    // An address never cached has nothing to fall back on.
+    let other = ModuleAddress::parse("acme", "other", "aws").unwrap();
+    assert!(catalog.versions(&other).await.is_err());
+}

@@ -3,7 +3,9 @@
 //! A module's or provider's versions are read once per TTL (or after a local publish or
 //! delete) and then served from memory, so the versions and download endpoints cost the
 //! same with 20 versions or 2,000 and never query the database while the entry is fresh.
-//! Other replicas see a change when their entry expires: the TTL bounds the staleness.
+//! Other replicas see a change when their entry expires: the TTL (plus one refresh) bounds
+//! the staleness. An expired entry is refreshed by one caller while the rest are still
+//! served the old value, which also rides out a short database outage (up to 30 s).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -83,14 +85,34 @@ impl CachedProvider {
     }
 }
 
-/// A small TTL map. `None` values cache "not found" too, so unknown names do not reach
-/// the database on every request either.
+/// How long past its TTL a value may still be served while one caller refreshes it (or
+/// while the database is unreachable).
+const MAX_STALE: Duration = Duration::from_secs(30);
+
+/// While one caller refreshes an expired entry, the others keep getting the old value
+/// for this long before another caller tries.
+const REFRESH_WINDOW: Duration = Duration::from_secs(5);
+
+/// What a lookup found.
+pub(crate) enum Lookup<V> {
+    Fresh(Option<Arc<V>>),
+    /// Expired: this caller should refresh it; the old value is there to fall back on.
+    Refresh(Option<Arc<V>>),
+    Miss,
+}
+
+/// A small TTL map with stale-while-revalidate: when an entry expires, one caller
+/// refreshes it while everyone else is still answered from memory, so expiry never sends
+/// a burst of identical queries to the database. `None` values cache "not found" too.
 struct TtlMap<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
 }
 
-/// Expiry and value; `None` caches "not found".
-type Entry<V> = (Instant, Option<Arc<V>>);
+struct Entry<V> {
+    fresh_until: Instant,
+    stale_until: Instant,
+    value: Option<Arc<V>>,
+}
 
 impl<K: Eq + Hash, V> TtlMap<K, V> {
     fn new() -> Self {
@@ -99,12 +121,16 @@ impl<K: Eq + Hash, V> TtlMap<K, V> {
         }
     }
 
-    /// `Some(value)` on a fresh hit (the value itself may be "not found").
-    fn get(&self, key: &K) -> Option<Option<Arc<V>>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(key) {
-            Some((expires, value)) if *expires > Instant::now() => Some(value.clone()),
-            _ => None,
+    fn get(&self, key: &K) -> Lookup<V> {
+        let now = Instant::now();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get_mut(key) {
+            Some(entry) if entry.fresh_until > now => Lookup::Fresh(entry.value.clone()),
+            Some(entry) if entry.stale_until > now => {
+                entry.fresh_until = now + REFRESH_WINDOW;
+                Lookup::Refresh(entry.value.clone())
+            }
+            _ => Lookup::Miss,
         }
     }
 
@@ -112,12 +138,17 @@ impl<K: Eq + Hash, V> TtlMap<K, V> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (expires, _)| *expires > now);
+            entries.retain(|_, entry| entry.stale_until > now);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key, (now + ttl, value));
+        let entry = Entry {
+            fresh_until: now + ttl,
+            stale_until: now + ttl + MAX_STALE,
+            value,
+        };
+        entries.insert(key, entry);
     }
 
     fn remove(&self, key: &K) {
@@ -167,9 +198,9 @@ impl CatalogCache {
         self.ttl
     }
 
-    pub(crate) fn module(&self, address: &ModuleAddress) -> Option<Option<Arc<CachedModule>>> {
+    pub(crate) fn module(&self, address: &ModuleAddress) -> Lookup<CachedModule> {
         if self.ttl.is_zero() {
-            return None;
+            return Lookup::Miss;
         }
         self.modules.get(&module_key(address))
     }
@@ -184,12 +215,9 @@ impl CatalogCache {
         self.modules.remove(&module_key(address));
     }
 
-    pub(crate) fn provider(
-        &self,
-        address: &ProviderAddress,
-    ) -> Option<Option<Arc<CachedProvider>>> {
+    pub(crate) fn provider(&self, address: &ProviderAddress) -> Lookup<CachedProvider> {
         if self.ttl.is_zero() {
-            return None;
+            return Lookup::Miss;
         }
         self.providers.get(&provider_key(address))
     }
