@@ -10,6 +10,7 @@ pub mod module_catalog;
 pub mod provider_catalog;
 pub mod publish_module;
 pub mod publish_provider;
+mod ttl_map;
 
 pub use api_keys::{ApiKeys, NewApiKey, Principal};
 pub use catalog_cache::{CachedModule, CachedProvider, CatalogCache};

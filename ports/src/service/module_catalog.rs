@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::driven::{
     ModuleListQuery, ModuleRecord, ModuleRepository, ModuleVersionRecord, ModuleWithVersions,
 };
-use crate::service::catalog_cache::{CachedModule, CatalogCache, Lookup};
+use crate::service::catalog_cache::{CachedModule, CatalogCache};
 use crate::service::{DownloadLinks, ServiceError};
 
 /// A module and one of its versions, for the listing API.
@@ -61,31 +61,19 @@ impl ModuleCatalog {
         }
     }
 
-    /// The module with its versions, from the cache or one query. An expired entry is
-    /// refreshed by this caller; if the database fails meanwhile, the old value is served.
+    /// The module with its versions: from the cache, or one query.
     async fn cached(
         &self,
         address: &ModuleAddress,
     ) -> Result<Option<Arc<CachedModule>>, ServiceError> {
-        let stale = match self.cache.module(address) {
-            Lookup::Fresh(hit) => return Ok(hit),
-            Lookup::Refresh(stale) => Some(stale),
-            Lookup::Miss => None,
-        };
-        match self.modules.find_module(address).await {
-            Ok(found) => {
-                let found = found.map(|m| Arc::new(CachedModule::new(m)));
-                self.cache.put_module(address, found.clone());
-                Ok(found)
-            }
-            Err(err) => match stale {
-                Some(stale) => {
-                    tracing::warn!(module = %address, error = %err, "serving cached versions: refresh failed");
-                    Ok(stale)
-                }
-                None => Err(err.into()),
-            },
-        }
+        let modules = &self.modules;
+        let found = self
+            .cache
+            .module(address, || async move {
+                Ok(modules.find_module(address).await?.map(CachedModule::new))
+            })
+            .await?;
+        Ok(found)
     }
 
     /// The module and every version, newest first. The same `Arc` comes back while the

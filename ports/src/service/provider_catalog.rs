@@ -9,7 +9,7 @@ use crate::driven::{
     ProviderListQuery, ProviderRepository, ProviderVersionRecord, ProviderWithVersions,
     SigningKeyRecord,
 };
-use crate::service::catalog_cache::{CachedProvider, CatalogCache, Lookup};
+use crate::service::catalog_cache::{CachedProvider, CatalogCache};
 use crate::service::{DownloadLinks, ServiceError};
 
 /// Everything the download endpoint answers.
@@ -48,30 +48,22 @@ impl ProviderCatalog {
         }
     }
 
-    /// Like the module catalog: cache, one query, or the old value if a refresh fails.
+    /// The provider with its versions: from the cache, or one query.
     async fn cached(
         &self,
         address: &ProviderAddress,
     ) -> Result<Option<Arc<CachedProvider>>, ServiceError> {
-        let stale = match self.cache.provider(address) {
-            Lookup::Fresh(hit) => return Ok(hit),
-            Lookup::Refresh(stale) => Some(stale),
-            Lookup::Miss => None,
-        };
-        match self.providers.find_provider(address).await {
-            Ok(found) => {
-                let found = found.map(|p| Arc::new(CachedProvider::new(p)));
-                self.cache.put_provider(address, found.clone());
-                Ok(found)
-            }
-            Err(err) => match stale {
-                Some(stale) => {
-                    tracing::warn!(provider = %address, error = %err, "serving cached versions: refresh failed");
-                    Ok(stale)
-                }
-                None => Err(err.into()),
-            },
-        }
+        let providers = &self.providers;
+        let found = self
+            .cache
+            .provider(address, || async move {
+                Ok(providers
+                    .find_provider(address)
+                    .await?
+                    .map(CachedProvider::new))
+            })
+            .await?;
+        Ok(found)
     }
 
     /// Every version, newest first, with protocols and (sorted) platforms. The same `Arc`
