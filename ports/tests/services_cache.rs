@@ -103,7 +103,8 @@ impl World {
 
 #[tokio::test]
 async fn hot_reads_are_served_from_memory_until_the_ttl() {
-    let w = World::new(Duration::from_millis(300));
+    // Long enough that a slow CI machine does not expire it between the reads below.
+    let w = World::new(Duration::from_secs(2));
     w.publish("1.0.0").await;
     let first = w.catalog.versions(&address()).await.unwrap();
     w.publish_elsewhere("2.0.0").await;
@@ -117,7 +118,7 @@ async fn hot_reads_are_served_from_memory_until_the_ttl() {
         ["1.0.0"],
         "another replica's publish is not seen yet"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
         w.names().await,
         ["2.0.0", "1.0.0"],
