@@ -50,7 +50,8 @@ pub fn api_keys(settings: &Settings, db: &SeaOrmDatabase) -> anyhow::Result<ApiK
         Arc::new(BcryptHasher::new(settings.bcrypt_cost).context("bcrypt_cost")?);
     let secrets: Arc<dyn SecretGenerator> = Arc::new(RandomSecrets);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(ApiKeys::new(repo, hasher, secrets, clock))
+    Ok(ApiKeys::new(repo, hasher, secrets, clock)
+        .with_verification_cache(Duration::from_secs(settings.api_key_cache_ttl_secs)))
 }
 
 /// Limits for one kind of upload: the compressed cap from configuration, the unpacked cap

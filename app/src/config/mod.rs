@@ -28,6 +28,7 @@ pub const KEYS: &[&str] = &[
     "max_provider_package_bytes",
     "download_url_ttl_secs",
     "read_cache_ttl_secs",
+    "api_key_cache_ttl_secs",
     "url_signing_key",
     "url_signing_key_file",
     "bcrypt_cost",
@@ -40,6 +41,7 @@ pub const DEFAULT_MAX_MODULE_BYTES: u64 = 100 * 1024 * 1024;
 pub const DEFAULT_MAX_PROVIDER_PACKAGE_BYTES: u64 = 500 * 1024 * 1024;
 pub const DEFAULT_DOWNLOAD_URL_TTL_SECS: u64 = 900;
 pub const DEFAULT_READ_CACHE_TTL_SECS: u64 = 5;
+pub const DEFAULT_API_KEY_CACHE_TTL_SECS: u64 = 15;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
 /// The lowest bcrypt cost accepted from configuration (tests use 4 via `for_tests`).
 pub const MIN_BCRYPT_COST: u32 = 10;
@@ -92,6 +94,9 @@ pub struct Settings {
     /// How long versions lists stay in each replica's memory (0: no cache). Another
     /// replica's publish or delete shows here within this time.
     pub read_cache_ttl_secs: u64,
+    /// How long a verified API key is trusted without bcrypt (0: always bcrypt). A key
+    /// revoked on another replica keeps working here for at most this long.
+    pub api_key_cache_ttl_secs: u64,
     /// The HMAC key for download links (from `url_signing_key` or `url_signing_key_file`).
     /// `None`: generated on first start into `<data_dir>/url-signing.key`.
     pub url_signing_key: Option<Secret>,
@@ -123,6 +128,7 @@ impl fmt::Debug for Settings {
             )
             .field("download_url_ttl_secs", &self.download_url_ttl_secs)
             .field("read_cache_ttl_secs", &self.read_cache_ttl_secs)
+            .field("api_key_cache_ttl_secs", &self.api_key_cache_ttl_secs)
             .field("url_signing_key", &self.url_signing_key)
             .field("url_signing_key_file", &self.url_signing_key_file)
             .field("bcrypt_cost", &self.bcrypt_cost)
@@ -155,6 +161,7 @@ impl Settings {
             max_provider_package_bytes: DEFAULT_MAX_PROVIDER_PACKAGE_BYTES,
             download_url_ttl_secs: DEFAULT_DOWNLOAD_URL_TTL_SECS,
             read_cache_ttl_secs: DEFAULT_READ_CACHE_TTL_SECS,
+            api_key_cache_ttl_secs: DEFAULT_API_KEY_CACHE_TTL_SECS,
             url_signing_key: Some(Secret::new(crate::signing_key::random_key())),
             url_signing_key_file: None,
             bcrypt_cost: 4,

@@ -34,6 +34,7 @@ struct RawSettings {
     max_provider_package_bytes: Option<u64>,
     download_url_ttl_secs: Option<u64>,
     read_cache_ttl_secs: Option<u64>,
+    api_key_cache_ttl_secs: Option<u64>,
     url_signing_key: Option<Secret>,
     url_signing_key_file: Option<PathBuf>,
     bcrypt_cost: Option<u32>,
@@ -237,6 +238,15 @@ impl Validator<'_> {
                 format!("{read_cache_ttl_secs} is out of range (0 to 3600 seconds)"),
             ));
         }
+        let api_key_cache_ttl_secs = raw
+            .api_key_cache_ttl_secs
+            .unwrap_or(DEFAULT_API_KEY_CACHE_TTL_SECS);
+        if api_key_cache_ttl_secs > 300 {
+            return Err(self.err(
+                "api_key_cache_ttl_secs",
+                format!("{api_key_cache_ttl_secs} is out of range (0 to 300 seconds)"),
+            ));
+        }
 
         let url_signing_key = match (raw.url_signing_key, &raw.url_signing_key_file) {
             (Some(_), Some(_)) => {
@@ -295,6 +305,7 @@ impl Validator<'_> {
             max_provider_package_bytes,
             download_url_ttl_secs,
             read_cache_ttl_secs,
+            api_key_cache_ttl_secs,
             url_signing_key,
             url_signing_key_file: raw.url_signing_key_file,
             bcrypt_cost,

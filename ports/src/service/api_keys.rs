@@ -1,7 +1,8 @@
 //! API keys: `tfr_` + random characters, stored as a 10-character prefix (indexed lookup)
 //! plus a bcrypt hash. The raw key is shown once, at creation.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tfr_core::{Scope, ScopeSet};
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use crate::driven::{ApiKeyRecord, ApiKeyRepository, Clock, SecretGenerator, SecretHasher};
 use crate::service::ServiceError;
+use crate::service::verified_keys::VerifiedKeys;
 
 pub const KEY_PREFIX_LEN: usize = 10;
 const KEY_MARKER: &str = "tfr_";
@@ -45,7 +47,13 @@ pub struct ApiKeys {
     hasher: Arc<dyn SecretHasher>,
     secrets: Arc<dyn SecretGenerator>,
     clock: Arc<dyn Clock>,
+    verified: VerifiedKeys,
+    /// When each key's last use was last written, so a busy key costs one write a minute.
+    last_touched: Mutex<HashMap<Uuid, DateTime<Utc>>>,
 }
+
+/// Last-used is recorded at this resolution: one write per key per interval at most.
+const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::seconds(60);
 
 impl ApiKeys {
     pub fn new(
@@ -59,7 +67,16 @@ impl ApiKeys {
             hasher,
             secrets,
             clock,
+            verified: VerifiedKeys::new(std::time::Duration::ZERO),
+            last_touched: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Trusts a verified key for `ttl` without bcrypt (see [`VerifiedKeys`]). A key
+    /// revoked on another replica keeps working here for at most `ttl`.
+    pub fn with_verification_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.verified = VerifiedKeys::new(ttl);
+        self
     }
 
     pub async fn create(
@@ -131,6 +148,7 @@ impl ApiKeys {
         }
         .ok_or_else(|| ServiceError::NotFound(format!("no API key {id_or_prefix}")))?;
         self.repo.revoke(record.id, self.clock.now()).await?;
+        self.verified.forget(record.id);
         tracing::info!(key_id = %record.id, name = %record.name, "API key revoked");
         Ok(record)
     }
@@ -145,6 +163,10 @@ impl ApiKeys {
             return Ok(None);
         }
         let now = self.clock.now();
+        if let Some(principal) = self.verified.get(presented, now) {
+            self.touch(principal.key_id, now);
+            return Ok(Some(principal));
+        }
         let candidates = self
             .repo
             .find_by_prefix(&presented[..KEY_PREFIX_LEN])
@@ -159,20 +181,37 @@ impl ApiKeys {
                 .await
                 .map_err(ServiceError::internal)?
             {
-                let repo = self.repo.clone();
-                let id = candidate.id;
-                tokio::spawn(async move {
-                    if let Err(err) = repo.touch_last_used(id, now).await {
-                        tracing::warn!(error = %err, "could not record API key use");
-                    }
-                });
-                return Ok(Some(Principal {
+                let principal = Principal {
                     key_id: candidate.id,
                     name: candidate.name,
                     scopes: candidate.scopes,
-                }));
+                };
+                self.verified
+                    .put(presented, principal.clone(), candidate.expires_at, now);
+                self.touch(principal.key_id, now);
+                return Ok(Some(principal));
             }
         }
         Ok(None)
+    }
+
+    /// Records last-used off the request path, at most once per key per minute.
+    fn touch(&self, id: Uuid, now: DateTime<Utc>) {
+        {
+            let mut touched = self.last_touched.lock().unwrap_or_else(|e| e.into_inner());
+            if touched
+                .get(&id)
+                .is_some_and(|at| now - *at < LAST_USED_RESOLUTION)
+            {
+                return;
+            }
+            touched.insert(id, now);
+        }
+        let repo = self.repo.clone();
+        tokio::spawn(async move {
+            if let Err(err) = repo.touch_last_used(id, now).await {
+                tracing::warn!(error = %err, "could not record API key use");
+            }
+        });
     }
 }

@@ -11,6 +11,7 @@ pub mod provider_catalog;
 pub mod publish_module;
 pub mod publish_provider;
 mod ttl_map;
+pub mod verified_keys;
 
 pub use api_keys::{ApiKeys, NewApiKey, Principal};
 pub use catalog_cache::{CachedModule, CachedProvider, CatalogCache};

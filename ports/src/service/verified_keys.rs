@@ -1,0 +1,84 @@
+//! Successful API key verifications, remembered briefly. bcrypt is deliberately slow and
+//! `terraform init` sends its key on every request, so a verified key is trusted for a
+//! short TTL without bcrypt. Entries are keyed by a SHA-256 of the presented key (never
+//! the key itself) and dropped when the key is revoked here; on other replicas a revoked
+//! key keeps working for at most the TTL.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::service::Principal;
+
+/// Entries kept before expired ones are swept (and, if still full, all are dropped).
+const MAX_ENTRIES: usize = 10_000;
+
+struct Verified {
+    principal: Principal,
+    /// The key's own expiry, still enforced on a cache hit.
+    key_expires_at: Option<DateTime<Utc>>,
+    cached_until: DateTime<Utc>,
+}
+
+pub struct VerifiedKeys {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+fn digest(presented: &str) -> [u8; 32] {
+    Sha256::digest(presented.as_bytes()).into()
+}
+
+impl VerifiedKeys {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl: Duration::from_std(ttl).unwrap_or(Duration::zero()),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, presented: &str, now: DateTime<Utc>) -> Option<Principal> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = entries.get(&digest(presented))?;
+        let fresh = hit.cached_until > now && hit.key_expires_at.is_none_or(|at| at > now);
+        fresh.then(|| hit.principal.clone())
+    }
+
+    pub fn put(
+        &self,
+        presented: &str,
+        principal: Principal,
+        key_expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, v| v.cached_until > now);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            digest(presented),
+            Verified {
+                principal,
+                key_expires_at,
+                cached_until: now + self.ttl,
+            },
+        );
+    }
+
+    /// Drops every remembered verification of a key (revoked or rotated).
+    pub fn forget(&self, key_id: Uuid) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, v| v.principal.key_id != key_id);
+    }
+}
