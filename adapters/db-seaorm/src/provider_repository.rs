@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -33,6 +34,9 @@ impl SeaOrmProviderRepository {
 }
 
 /// The signing key of `new`'s namespace with the same fingerprint, added when missing.
+/// An existing key takes the new upload's armor: it is what verified this version (a
+/// newer export of the same primary key, e.g. with a signing subkey added), and every
+/// version signed by that primary key is served the current export.
 async fn ensure_signing_key(
     txn: &DatabaseTransaction,
     ns: &namespace::Model,
@@ -49,10 +53,14 @@ async fn ensure_signing_key(
         source_url: Set(None),
         created_at: Set(new.published_at),
     })
-    .on_conflict_do_nothing_on([
-        signing_key::Column::NamespaceId,
-        signing_key::Column::Fingerprint,
-    ])
+    .on_conflict(
+        OnConflict::columns([
+            signing_key::Column::NamespaceId,
+            signing_key::Column::Fingerprint,
+        ])
+        .update_columns([signing_key::Column::AsciiArmor, signing_key::Column::KeyId])
+        .to_owned(),
+    )
     .exec_without_returning(txn)
     .await
     .map_err(db_err)?;

@@ -91,12 +91,22 @@ impl ProviderRepository for InMemoryProviderRepository {
             }
         };
         let fingerprint = &new.signing_key.fingerprint;
-        let key = match s
+        let existing = s
             .keys
             .iter()
-            .find(|k| k.namespace == ns && k.fingerprint == *fingerprint)
-        {
-            Some(k) => k.clone(),
+            .position(|k| k.namespace == ns && k.fingerprint == *fingerprint);
+        let key = match existing {
+            Some(at) => {
+                // Same primary key: the newest export replaces the stored armor, for the
+                // versions already published with it too (as the database does).
+                let armor = new.signing_key.ascii_armor.clone();
+                s.keys[at].ascii_armor = armor.clone();
+                let id = s.keys[at].id;
+                for version in s.versions.iter_mut().filter(|v| v.signing_key.id == id) {
+                    version.signing_key.ascii_armor = armor.clone();
+                }
+                s.keys[at].clone()
+            }
             None => {
                 let k = SigningKeyRecord {
                     id: new.signing_key.id,

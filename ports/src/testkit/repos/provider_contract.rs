@@ -328,6 +328,33 @@ pub async fn provider_repository_contract(repo: &dyn ProviderRepository) {
         "the namespace's key outlives its versions"
     );
     assert_ne!(again.provider_id, r1.provider_id);
+
+    // A newer export of the same key (same fingerprint, e.g. a signing subkey added)
+    // replaces the armor served for every version signed with it.
+    let mut newer = signing_key(FP1);
+    newer.ascii_armor =
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnewer export\n-----END PGP PUBLIC KEY BLOCK-----\n".into();
+    let latest = repo
+        .insert_version(new_provider(
+            &addr,
+            "2.1.0",
+            newer.clone(),
+            &["linux_arm64"],
+            360,
+        ))
+        .await
+        .expect("publish with a newer export");
+    assert_eq!(latest.signing_key.id, key1.id, "still the same key record");
+    assert_eq!(latest.signing_key.ascii_armor, newer.ascii_armor);
+    let older = repo
+        .find_version(&addr, &r2_version(&again))
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(
+        older.signing_key.ascii_armor, newer.ascii_armor,
+        "older versions are served the current export"
+    );
 }
 
 fn r2_version(record: &ProviderVersionRecord) -> ProviderVersion {
