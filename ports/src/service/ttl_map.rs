@@ -46,6 +46,9 @@ type Gate = Arc<tokio::sync::Mutex<()>>;
 
 pub struct TtlMap<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Bumped by every `remove`: a load that started before an invalidation must not
+    /// store what it read (it may predate the publish or delete that invalidated it).
+    generation: std::sync::atomic::AtomicU64,
     /// One gate per key being loaded after a miss.
     loading: Mutex<HashMap<K, Gate>>,
 }
@@ -54,6 +57,7 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
     pub fn new() -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             loading: Mutex::new(HashMap::new()),
         }
     }
@@ -71,9 +75,18 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
         }
     }
 
-    fn put(&self, key: K, value: Option<Arc<V>>, ttl: Duration) {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stores `value` unless an invalidation happened since `started` (the generation
+    /// read before loading it).
+    fn put(&self, key: K, value: Option<Arc<V>>, ttl: Duration, started: u64) {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != started {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| entry.stale_until > now);
             if entries.len() >= MAX_ENTRIES {
@@ -89,10 +102,10 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
     }
 
     pub fn remove(&self, key: &K) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        entries.remove(key);
     }
 
     fn gate(&self, key: &K) -> Gate {
@@ -121,17 +134,20 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
     {
         match self.lookup(&key) {
             Lookup::Fresh(value) => Ok(value),
-            Lookup::Refresh(stale) => match load().await {
-                Ok(value) => {
-                    let value = value.map(Arc::new);
-                    self.put(key, value.clone(), ttl);
-                    Ok(value)
+            Lookup::Refresh(stale) => {
+                let started = self.generation();
+                match load().await {
+                    Ok(value) => {
+                        let value = value.map(Arc::new);
+                        self.put(key, value.clone(), ttl, started);
+                        Ok(value)
+                    }
+                    Err(err) => {
+                        tracing::warn!(%key, error = %err, "serving the cached value: refreshing it failed");
+                        Ok(stale)
+                    }
                 }
-                Err(err) => {
-                    tracing::warn!(%key, error = %err, "serving the cached value: refreshing it failed");
-                    Ok(stale)
-                }
-            },
+            }
             Lookup::Miss => {
                 let gate = self.gate(&key);
                 let loaded = {
@@ -140,10 +156,11 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
                     if let Lookup::Fresh(value) = self.lookup(&key) {
                         Ok(value)
                     } else {
+                        let started = self.generation();
                         match load().await {
                             Ok(value) => {
                                 let value = value.map(Arc::new);
-                                self.put(key.clone(), value.clone(), ttl);
+                                self.put(key.clone(), value.clone(), ttl, started);
                                 Ok(value)
                             }
                             Err(err) => Err(err),
@@ -162,6 +179,35 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_load_that_raced_an_invalidation_is_not_stored() {
+        let map: Arc<TtlMap<String, u32>> = Arc::new(TtlMap::new());
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let loader = {
+            let map = map.clone();
+            tokio::spawn(async move {
+                map.get_or_load("k".to_string(), Duration::from_secs(60), || async move {
+                    let _ = started_tx.send(());
+                    let _ = go_rx.await;
+                    Ok(Some(1)) // what the database held before the publish
+                })
+                .await
+            })
+        };
+        started_rx.await.unwrap();
+        map.remove(&"k".to_string()); // the publish invalidates meanwhile
+        go_tx.send(()).unwrap();
+        assert_eq!(loader.await.unwrap().unwrap().as_deref(), Some(&1));
+        let next = map
+            .get_or_load("k".to_string(), Duration::from_secs(60), || async {
+                Ok(Some(2))
+            })
+            .await
+            .unwrap();
+        assert_eq!(next.as_deref(), Some(&2), "the stale read was not cached");
+    }
 
     #[tokio::test]
     async fn concurrent_misses_load_once() {
