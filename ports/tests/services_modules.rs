@@ -264,3 +264,21 @@ async fn download_link_is_a_signed_files_link() {
         .unwrap_err();
     assert!(matches!(missing, ServiceError::NotFound(_)), "{missing:?}");
 }
+
+#[tokio::test]
+async fn versions_equal_in_precedence_are_refused() {
+    let w = World::new();
+    w.publish("1.2.3", b"first").await.unwrap();
+    for twin in ["1.2.3.0", "1.2.3+build.7", "v1.2.3"] {
+        let err = w.publish(twin, b"twin").await.unwrap_err();
+        let ServiceError::Conflict(message) = &err else {
+            panic!("{twin}: expected a conflict, got {err:?}");
+        };
+        assert!(
+            message.contains("1.2.3"),
+            "{twin}: the message names the published version: {message}"
+        );
+    }
+    assert_eq!(w.version_names().await, ["1.2.3"]);
+    assert_eq!(w.blobs.len(), 1, "nothing stored for the refused twins");
+}

@@ -333,3 +333,26 @@ async fn versions_list_platforms_sorted() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_build_metadata_twin_of_a_published_version_is_refused() {
+    let w = World::new();
+    w.publish(upload()).await.unwrap();
+    let twin_version = "1.2.3+rebuild";
+    let name = format!("terraform-provider-widget_{twin_version}_linux_amd64.zip");
+    let twin = ProviderUpload {
+        version: ProviderVersion::parse(twin_version).unwrap(),
+        shasums: shasums(&[(&name, LINUX_ZIP)]),
+        packages: vec![PackageUpload {
+            filename: name.clone(),
+            file: staged(LINUX_ZIP),
+        }],
+        ..upload()
+    };
+    let err = w.publish(twin).await.unwrap_err();
+    let ServiceError::Conflict(message) = &err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert!(message.contains("same precedence"), "{message}");
+    assert_eq!(w.blobs.len(), 4, "only the first version's blobs");
+}

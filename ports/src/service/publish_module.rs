@@ -77,14 +77,7 @@ impl PublishModule {
             .await
             .map_err(|v| ServiceError::invalid(v.check(), v.to_string()))?;
 
-        if self
-            .modules
-            .find_version(&address, &version)
-            .await?
-            .is_some()
-        {
-            return Err(conflict(&address, &version));
-        }
+        self.check_new(&address, &version).await?;
 
         let id = Uuid::now_v7();
         let key = BlobKey::module_archive(&address, &version, format, Uuid::new_v4().as_u128());
@@ -128,6 +121,37 @@ impl PublishModule {
                 }
             }
         }
+    }
+}
+
+impl PublishModule {
+    /// Refuses a version that exists, or that equals an existing one in precedence
+    /// (`1.2.3.0` or `1.2.3+build` beside `1.2.3`): Terraform cannot tell them apart, so
+    /// publishing one would silently change what `version = "1.2.3"` installs.
+    async fn check_new(
+        &self,
+        address: &ModuleAddress,
+        version: &ModuleVersion,
+    ) -> Result<(), ServiceError> {
+        let Some(found) = self.modules.find_module(address).await? else {
+            return Ok(());
+        };
+        for existing in &found.versions {
+            let same = ModuleVersion::parse(&existing.version)
+                .is_ok_and(|v| v.version().cmp_precedence(version.version()).is_eq());
+            if same {
+                return Err(if existing.version == version.to_string() {
+                    conflict(address, version)
+                } else {
+                    ServiceError::Conflict(format!(
+                        "module {address} version {version} has the same precedence as the published {}; \
+                         Terraform cannot tell them apart",
+                        existing.version
+                    ))
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -174,14 +174,7 @@ impl PublishProvider {
             );
         }
 
-        if self
-            .providers
-            .find_version(&address, &version)
-            .await?
-            .is_some()
-        {
-            return Err(conflict(&address, &version));
-        }
+        self.check_new(&address, &version).await?;
 
         let warnings = key.warnings.clone();
         let upload_id = Uuid::new_v4().as_u128();
@@ -340,6 +333,36 @@ impl PublishProvider {
             published_by: upload.published_by,
         };
         Ok(self.providers.insert_version(new).await?)
+    }
+}
+
+impl PublishProvider {
+    /// Refuses a version that exists, or that equals an existing one in precedence
+    /// (`1.2.3+build` beside `1.2.3`): Terraform cannot tell them apart.
+    async fn check_new(
+        &self,
+        address: &ProviderAddress,
+        version: &ProviderVersion,
+    ) -> Result<(), ServiceError> {
+        let Some(found) = self.providers.find_provider(address).await? else {
+            return Ok(());
+        };
+        for existing in &found.versions {
+            let same = ProviderVersion::parse(&existing.version)
+                .is_ok_and(|v| v.version().cmp_precedence(version.version()).is_eq());
+            if same {
+                return Err(if existing.version == version.to_string() {
+                    conflict(address, version)
+                } else {
+                    ServiceError::Conflict(format!(
+                        "provider {address} version {version} has the same precedence as the published {}; \
+                         Terraform cannot tell them apart",
+                        existing.version
+                    ))
+                });
+            }
+        }
+        Ok(())
     }
 }
 
