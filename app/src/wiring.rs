@@ -75,6 +75,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
     let staging_dir = settings.staging_dir();
     std::fs::create_dir_all(&staging_dir)
         .with_context(|| format!("creating the staging directory {}", staging_dir.display()))?;
+    remove_stale_uploads(&staging_dir, STALE_UPLOAD_AGE);
     let blob_dir = settings.blob_dir();
     let fs_store = FsBlobStore::new(blob_dir.clone())
         .with_context(|| format!("opening the blob store at {}", blob_dir.display()))?;
@@ -147,4 +148,32 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
         health,
         staging_dir,
     })
+}
+
+/// Spooled uploads older than this are leftovers of a crash (a live upload's file is
+/// removed when its request ends).
+const STALE_UPLOAD_AGE: Duration = Duration::from_secs(3600);
+
+/// Removes staging files left by a crash. Best effort: failures are logged.
+pub fn remove_stale_uploads(dir: &std::path::Path, older_than: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if stale && path.is_file() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!(path = %path.display(), "removed a stale staged upload"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "could not remove a stale staged upload")
+                }
+            }
+        }
+    }
 }

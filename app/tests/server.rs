@@ -114,3 +114,17 @@ async fn api_keys_are_created_listed_and_revoked() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("--scopes"), "{err:#}");
 }
+
+#[test]
+fn stale_staged_uploads_are_removed_and_fresh_ones_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join(".upload-old");
+    let fresh = dir.path().join(".upload-fresh");
+    std::fs::write(&old, b"left by a crash").expect("write");
+    std::fs::write(&fresh, b"in flight").expect("write");
+    // Everything counts as stale at age zero; nothing at a day.
+    tfr::wiring::remove_stale_uploads(dir.path(), std::time::Duration::from_secs(86_400));
+    assert!(old.exists() && fresh.exists(), "young files stay");
+    tfr::wiring::remove_stale_uploads(dir.path(), std::time::Duration::ZERO);
+    assert!(!old.exists() && !fresh.exists(), "stale files go");
+}

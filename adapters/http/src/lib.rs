@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod detached;
 mod error;
 mod files;
 mod middleware;

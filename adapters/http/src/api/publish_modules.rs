@@ -14,6 +14,7 @@ use tfr_ports::service::ModuleUpload;
 
 use crate::api::ApiTags;
 use crate::auth::ApiKeyAuth;
+use crate::detached::run_to_completion;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::upload::{body_stream, check_content_length, stage};
@@ -96,19 +97,21 @@ impl PublishModulesApi {
             ModuleArchiveBody::Zip(b) => (ArchiveFormat::Zip, b.0),
         };
         let archive = stage(body_stream(body), &state.staging_dir, max, "the archive").await?;
-        let record = state
-            .publish_module
-            .execute(ModuleUpload {
-                address: address.clone(),
-                version,
-                format,
-                archive,
-                published_by: Some(principal.key_id),
-            })
-            .await
-            .inspect_err(
-                |e| tracing::info!(module = %address, error = %e, "module publish refused"),
-            )?;
+        let publisher = state.publish_module.clone();
+        let upload = ModuleUpload {
+            address: address.clone(),
+            version,
+            format,
+            archive,
+            published_by: Some(principal.key_id),
+        };
+        let logged = address.clone();
+        let record = run_to_completion(async move {
+            publisher.execute(upload).await.inspect_err(
+                |e| tracing::info!(module = %logged, error = %e, "module publish refused"),
+            )
+        })
+        .await?;
         Ok(PublishModuleResponse::Created(Json(PublishedModuleDto {
             namespace: address.namespace.to_string(),
             name: address.name.as_str().to_string(),

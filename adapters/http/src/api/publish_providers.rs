@@ -14,6 +14,7 @@ use tfr_ports::service::{PackageUpload, ProviderUpload};
 use crate::api::ApiTags;
 use crate::api::publish_modules::DeletedResponse;
 use crate::auth::ApiKeyAuth;
+use crate::detached::run_to_completion;
 use crate::error::{ApiError, ApiResult};
 use crate::payload::MultipartBody;
 use crate::state::AppState;
@@ -236,9 +237,14 @@ impl PublishProvidersApi {
             principal.key_id,
         )
         .await?;
-        let published = state.publish_provider.execute(upload).await.inspect_err(
-            |e| tracing::info!(provider = %address, error = %e, "provider publish refused"),
-        )?;
+        let publisher = state.publish_provider.clone();
+        let logged = address.clone();
+        let published = run_to_completion(async move {
+            publisher.execute(upload).await.inspect_err(
+                |e| tracing::info!(provider = %logged, error = %e, "provider publish refused"),
+            )
+        })
+        .await?;
         let record = published.record;
         Ok(PublishProviderResponse::Created(Json(
             PublishedProviderDto {
