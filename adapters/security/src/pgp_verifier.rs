@@ -128,6 +128,7 @@ impl SignatureVerifier for PgpSignatureVerifier {
         if key
             .public_subkeys
             .iter()
+            .filter(|sub| usable_for_signing(sub))
             .any(|sub| sig.verify(sub, data).is_ok())
         {
             return Ok(info);
@@ -169,4 +170,20 @@ fn compatibility_warnings(key: &SignedPublicKey) -> Vec<String> {
             u8::from(*algorithm)
         )],
     }
+}
+
+/// Whether Terraform's OpenPGP library would accept a signature by this subkey: its
+/// binding carries the "sign" key flag and it has not been revoked. (Expiry is not
+/// checked: Terraform tolerates expired keys.)
+fn usable_for_signing(sub: &pgp::composed::SignedPublicSubKey) -> bool {
+    use pgp::packet::SignatureType;
+    let revoked = sub
+        .signatures
+        .iter()
+        .any(|s| s.typ() == Some(SignatureType::SubkeyRevocation));
+    let signs = sub
+        .signatures
+        .iter()
+        .any(|s| s.typ() == Some(SignatureType::SubkeyBinding) && s.key_flags().sign());
+    signs && !revoked
 }

@@ -24,16 +24,22 @@ pub struct TestSigningKey {
 
 /// An Ed25519 key whose primary key signs.
 pub fn generate_signing_key() -> TestSigningKey {
-    generate("tfr test <test@example.com>", false)
+    generate("tfr test <test@example.com>", false, false)
 }
 
 /// An Ed25519 certify-only primary with an Ed25519 signing subkey that makes the
 /// signatures (the layout `gpg --quick-generate-key` + `addkey sign` produces).
 pub fn generate_subkey_signing_key() -> TestSigningKey {
-    generate("tfr subkey test <subkey@example.com>", true)
+    generate("tfr subkey test <subkey@example.com>", true, true)
 }
 
-fn generate(user_id: &str, sign_with_subkey: bool) -> TestSigningKey {
+/// Signs with a subkey whose binding lacks the "sign" flag: Terraform refuses such a
+/// signature, so tfr must too.
+pub fn generate_non_signing_subkey_key() -> TestSigningKey {
+    generate("tfr auth-only subkey <auth@example.com>", true, false)
+}
+
+fn generate(user_id: &str, sign_with_subkey: bool, subkey_can_sign: bool) -> TestSigningKey {
     let mut params = SecretKeyParamsBuilder::default();
     params
         .key_type(KeyType::Ed25519Legacy)
@@ -44,7 +50,8 @@ fn generate(user_id: &str, sign_with_subkey: bool) -> TestSigningKey {
         params.subkey(
             SubkeyParamsBuilder::default()
                 .key_type(KeyType::Ed25519Legacy)
-                .can_sign(true)
+                .can_sign(subkey_can_sign)
+                .can_authenticate(!subkey_can_sign)
                 .build()
                 .expect("subkey parameters"),
         );

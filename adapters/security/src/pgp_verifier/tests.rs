@@ -1,7 +1,9 @@
 use rand08::{Rng, RngCore, SeedableRng};
 
 use super::*;
-use crate::test_support::{generate_signing_key, generate_subkey_signing_key};
+use crate::test_support::{
+    generate_non_signing_subkey_key, generate_signing_key, generate_subkey_signing_key,
+};
 
 const SUMS: &[u8] = b"434330ffebf258c97b9d8a6aca32cd67f2291fd08da83df879ea2c5ceb911b8c  terraform-provider-fake_1.0.0_linux_amd64.zip\n";
 
@@ -285,5 +287,16 @@ fn eddsa_keys_carry_a_compatibility_warning() {
     assert_eq!(
         verified.warnings, info.warnings,
         "verification reports the same warnings"
+    );
+}
+
+#[test]
+fn a_subkey_without_the_sign_flag_is_not_accepted() {
+    let key = generate_non_signing_subkey_key();
+    let sig = key.sign_detached(SUMS);
+    assert_eq!(
+        verifier().verify_detached(&key.armored_public, SUMS, &sig),
+        Err(SignatureError::Mismatch),
+        "Terraform only trusts signatures by keys flagged for signing"
     );
 }
