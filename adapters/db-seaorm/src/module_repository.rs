@@ -102,43 +102,52 @@ async fn ensure_module(
 ) -> Result<module::Model, RepoError> {
     let name_key = new.address.name.key();
     let system = new.address.system.as_str();
-    module::Entity::insert(module::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        namespace_id: Set(ns.id),
-        name: Set(new.address.name.as_str().to_string()),
-        name_key: Set(name_key.clone()),
-        system: Set(system.to_string()),
-        created_at: Set(new.published_at),
-        updated_at: Set(new.published_at),
-    })
-    .on_conflict_do_nothing_on([
-        module::Column::NamespaceId,
-        module::Column::NameKey,
-        module::Column::System,
-    ])
-    .exec_without_returning(txn)
-    .await
-    .map_err(db_err)?;
-    let row = module::Entity::find()
-        .filter(module::Column::NamespaceId.eq(ns.id))
-        .filter(module::Column::NameKey.eq(name_key.as_str()))
-        .filter(module::Column::System.eq(system))
-        .one(txn)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| {
-            corrupt(
-                "modules",
-                format!("module {} vanished after insert", new.address),
-            )
-        })?;
-    module::Entity::update_many()
-        .col_expr(module::Column::UpdatedAt, Expr::value(new.published_at))
-        .filter(module::Column::Id.eq(row.id))
-        .exec(txn)
+    // A concurrent delete of the module's last version can remove the row between our
+    // insert and our update (PostgreSQL: the update waits for that delete, then finds
+    // nothing). Then the row is created again.
+    for _ in 0..3 {
+        module::Entity::insert(module::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            namespace_id: Set(ns.id),
+            name: Set(new.address.name.as_str().to_string()),
+            name_key: Set(name_key.clone()),
+            system: Set(system.to_string()),
+            created_at: Set(new.published_at),
+            updated_at: Set(new.published_at),
+        })
+        .on_conflict_do_nothing_on([
+            module::Column::NamespaceId,
+            module::Column::NameKey,
+            module::Column::System,
+        ])
+        .exec_without_returning(txn)
         .await
         .map_err(db_err)?;
-    Ok(row)
+        let Some(row) = module::Entity::find()
+            .filter(module::Column::NamespaceId.eq(ns.id))
+            .filter(module::Column::NameKey.eq(name_key.as_str()))
+            .filter(module::Column::System.eq(system))
+            .one(txn)
+            .await
+            .map_err(db_err)?
+        else {
+            continue;
+        };
+        // Also takes the row lock a concurrent delete_version waits for.
+        let touched = module::Entity::update_many()
+            .col_expr(module::Column::UpdatedAt, Expr::value(new.published_at))
+            .filter(module::Column::Id.eq(row.id))
+            .exec(txn)
+            .await
+            .map_err(db_err)?;
+        if touched.rows_affected == 1 {
+            return Ok(row);
+        }
+    }
+    Err(RepoError::Unavailable(format!(
+        "module {} kept being deleted while publishing; retry",
+        new.address
+    )))
 }
 
 #[async_trait]
@@ -235,6 +244,14 @@ impl ModuleRepository for SeaOrmModuleRepository {
         else {
             return Ok(false);
         };
+        // Lock the module row before counting what remains, so a publish into the same
+        // module (which updates this row) is either seen by the count or waits for us
+        // (PostgreSQL; SQLite write transactions are serialised anyway).
+        module::Entity::find_by_id(version.module_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
         module_version::Entity::delete_by_id(version_id)
             .exec(&txn)
             .await

@@ -79,31 +79,37 @@ async fn ensure_provider(
     new: &NewProviderVersion,
 ) -> Result<provider::Model, RepoError> {
     let provider_type = new.address.provider_type.as_str();
-    provider::Entity::insert(provider::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        namespace_id: Set(ns.id),
-        provider_type: Set(provider_type.to_string()),
-        created_at: Set(new.published_at),
-    })
-    .on_conflict_do_nothing_on([
-        provider::Column::NamespaceId,
-        provider::Column::ProviderType,
-    ])
-    .exec_without_returning(txn)
-    .await
-    .map_err(db_err)?;
-    provider::Entity::find()
-        .filter(provider::Column::NamespaceId.eq(ns.id))
-        .filter(provider::Column::ProviderType.eq(provider_type))
-        .one(txn)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| {
-            corrupt(
-                "providers",
-                format!("provider {} vanished after insert", new.address),
-            )
+    // As for modules: a concurrent delete of the last version may remove the row; the
+    // shared lock waits for that delete, and then the row is created again.
+    for _ in 0..3 {
+        provider::Entity::insert(provider::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            namespace_id: Set(ns.id),
+            provider_type: Set(provider_type.to_string()),
+            created_at: Set(new.published_at),
         })
+        .on_conflict_do_nothing_on([
+            provider::Column::NamespaceId,
+            provider::Column::ProviderType,
+        ])
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+        let row = provider::Entity::find()
+            .filter(provider::Column::NamespaceId.eq(ns.id))
+            .filter(provider::Column::ProviderType.eq(provider_type))
+            .lock_shared()
+            .one(txn)
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = row {
+            return Ok(row);
+        }
+    }
+    Err(RepoError::Unavailable(format!(
+        "provider {} kept being deleted while publishing; retry",
+        new.address
+    )))
 }
 
 /// Versions of one provider address joined with their signing keys; `version` narrows to one.
@@ -264,6 +270,13 @@ impl ProviderRepository for SeaOrmProviderRepository {
         else {
             return Ok(false);
         };
+        // Lock the provider row before counting what remains: a publish holding it (shared)
+        // is seen by the count; one arriving later waits for us and recreates the row.
+        provider::Entity::find_by_id(version.provider_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
         provider_platform::Entity::delete_many()
             .filter(provider_platform::Column::ProviderVersionId.eq(version_id))
             .exec(&txn)

@@ -171,6 +171,55 @@ async fn postgres_concurrent_publishes() {
     check_concurrent_publishes(Arc::new(t.db.module_repository())).await;
 }
 
+/// Deleting a module's last version while another version is published into it: the
+/// new version survives (the delete must not take the module row, and its versions, with
+/// it) or, at worst, the publish fails cleanly; it never succeeds and then vanishes.
+async fn check_delete_last_version_racing_a_publish(repo: Arc<dyn ModuleRepository>) {
+    let address = ModuleAddress::parse("race", "net", "aws").expect("address");
+    for round in 0..20 {
+        let old = repo
+            .insert_version(new_version(&format!("0.{round}.0")))
+            .await
+            .expect("the module's only version");
+        let (deleter, publisher) = (repo.clone(), repo.clone());
+        let delete = tokio::spawn(async move { deleter.delete_version(old.id).await });
+        let publish = tokio::spawn(async move {
+            publisher
+                .insert_version(new_version(&format!("1.{round}.0")))
+                .await
+        });
+        assert!(delete.await.expect("join").expect("delete"));
+        let published = publish.await.expect("join");
+        let found = repo.find_module(&address).await.expect("find");
+        match published {
+            Ok(record) => {
+                let found = found.expect("a module with a published version exists");
+                assert!(
+                    found.versions.iter().any(|v| v.id == record.id),
+                    "round {round}: a version reported as published vanished"
+                );
+                assert!(repo.delete_version(record.id).await.expect("cleanup"));
+            }
+            Err(err) => assert!(
+                matches!(err, RepoError::Unavailable(_)),
+                "round {round}: a lost race must be a retryable error, got {err:?}"
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_delete_last_version_racing_a_publish() {
+    let t = common::sqlite(true).await;
+    check_delete_last_version_racing_a_publish(Arc::new(t.db.module_repository())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_delete_last_version_racing_a_publish() {
+    let t = common::postgres(true).await;
+    check_delete_last_version_racing_a_publish(Arc::new(t.db.module_repository())).await;
+}
+
 #[tokio::test]
 async fn sqlite_file_is_created_in_wal_mode() {
     use sea_orm::{ConnectionTrait, Statement};
