@@ -14,7 +14,8 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 struct LinkQuery {
-    expires: Option<i64>,
+    /// Kept as text: a malformed value is a bad link (403), not a bad request.
+    expires: Option<String>,
     signature: Option<String>,
 }
 
@@ -47,7 +48,8 @@ async fn serve_file(
     Query(query): Query<LinkQuery>,
     state: Data<&Arc<AppState>>,
 ) -> Response {
-    let (Some(expires), Some(signature)) = (query.expires, query.signature.as_deref()) else {
+    let expires = query.expires.as_deref().and_then(|e| e.parse::<i64>().ok());
+    let (Some(expires), Some(signature)) = (expires, query.signature.as_deref()) else {
         return json_error(StatusCode::FORBIDDEN, "download link is not signed");
     };
     if let Err(err) = state.links.verify(&key, expires, signature) {

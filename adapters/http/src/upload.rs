@@ -29,6 +29,12 @@ pub fn staging_error(err: io::Error, what: &str) -> ApiError {
             tracing::info!(error = %err, "upload body could not be read");
             ApiError::bad_request("body", format!("reading {what} failed: {err}"))
         }
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            tracing::error!(error = %err, "no space left to stage an upload");
+            ApiError::Unavailable(crate::error::ErrorBody::new(
+                "the registry has no space left for uploads; retry later",
+            ))
+        }
         _ => {
             tracing::error!(error = %err, "staging an upload failed");
             ApiError::Internal(crate::error::ErrorBody::new("internal server error"))

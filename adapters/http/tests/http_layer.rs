@@ -339,4 +339,10 @@ async fn file_links_must_be_signed() {
         .send()
         .await;
     resp.assert_status(StatusCode::FORBIDDEN);
+    // A malformed expiry is a bad link too, not a bad request.
+    let resp = cli
+        .get("/v1/files/modules/a/b/c/1.0.0/x/b-c-1.0.0.tar.gz?expires=soon&signature=forged")
+        .send()
+        .await;
+    resp.assert_status(StatusCode::FORBIDDEN);
 }
