@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown scope {0:?} (known: modules:read, modules:write, providers:read, providers:write, mirrors:read, mirrors:manage, admin:*)"
+    "unknown scope {0:?} (known: modules:read, modules:write, providers:read, providers:write, mirrors:read, mirrors:manage, users:read, users:write, organizations:read, organizations:write, audit:read, admin:*)"
 )]
 pub struct ScopeError(pub String);
 
@@ -18,17 +18,27 @@ pub enum Scope {
     ProvidersWrite,
     MirrorsRead,
     MirrorsManage,
+    UsersRead,
+    UsersWrite,
+    OrganizationsRead,
+    OrganizationsWrite,
+    AuditRead,
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 12] = [
         Scope::ModulesRead,
         Scope::ModulesWrite,
         Scope::ProvidersRead,
         Scope::ProvidersWrite,
         Scope::MirrorsRead,
         Scope::MirrorsManage,
+        Scope::UsersRead,
+        Scope::UsersWrite,
+        Scope::OrganizationsRead,
+        Scope::OrganizationsWrite,
+        Scope::AuditRead,
         Scope::Admin,
     ];
 
@@ -40,6 +50,11 @@ impl Scope {
             Scope::ProvidersWrite => "providers:write",
             Scope::MirrorsRead => "mirrors:read",
             Scope::MirrorsManage => "mirrors:manage",
+            Scope::UsersRead => "users:read",
+            Scope::UsersWrite => "users:write",
+            Scope::OrganizationsRead => "organizations:read",
+            Scope::OrganizationsWrite => "organizations:write",
+            Scope::AuditRead => "audit:read",
             Scope::Admin => "admin:*",
         }
     }
@@ -53,6 +68,8 @@ impl Scope {
                 (Scope::ModulesWrite, Scope::ModulesRead)
                     | (Scope::ProvidersWrite, Scope::ProvidersRead)
                     | (Scope::MirrorsManage, Scope::MirrorsRead)
+                    | (Scope::UsersWrite, Scope::UsersRead)
+                    | (Scope::OrganizationsWrite, Scope::OrganizationsRead)
             )
     }
 }
@@ -100,6 +117,12 @@ impl ScopeSet {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether everything in `self` is granted by `other` (a key's scopes against its
+    /// owner's).
+    pub fn is_within(&self, other: &ScopeSet) -> bool {
+        self.iter().all(|scope| other.allows(scope))
     }
 
     pub fn to_strings(&self) -> Vec<String> {

@@ -1,15 +1,24 @@
 //! Ports that adapters implement.
 
 pub mod archive;
+pub mod audit;
 pub mod blob;
 pub mod clock;
+pub mod identity;
 pub mod repo;
 pub mod security;
+pub mod session;
+pub mod sso;
 
 pub use archive::{ArchiveInspector, ModuleArchiveInfo, ProviderZipError, ProviderZipInfo};
+pub use audit::{AuditOutcome, AuditQuery, AuditRecord, AuditRepository};
 pub use blob::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
 pub use clock::{Clock, SystemClock};
+pub use identity::*;
 pub use repo::*;
 pub use security::{
-    SecretGenerator, SecretHasher, SignatureError, SignatureVerifier, SigningKeyInfo, UrlSigner,
+    SecretGenerator, SecretHasher, SessionClaims, SessionTokenCodec, SignatureError,
+    SignatureVerifier, SigningKeyInfo, StateSealer, TokenError, UrlSigner,
 };
+pub use session::{LoginCodeRecord, LoginCodeRepository, RevokedSessionRepository};
+pub use sso::{AuthorizationRequest, ExternalIdentity, IdentityProvider, SsoError};

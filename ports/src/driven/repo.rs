@@ -61,6 +61,9 @@ pub struct NewModuleVersion {
     pub sha256: String,
     pub published_at: DateTime<Utc>,
     pub published_by: Option<Uuid>,
+    /// The organization a namespace created by this publish belongs to; an existing
+    /// namespace keeps its own.
+    pub namespace_organization: Uuid,
 }
 
 /// A module with all its versions (unsorted), for the versions endpoint and "latest".
@@ -79,6 +82,9 @@ pub struct ModuleListQuery {
     pub system: Option<String>,
     /// Case-insensitive substring over namespace, name and description.
     pub search: Option<String>,
+    /// Read protection: when `Some`, only modules in namespaces owned by these
+    /// organizations or marked public.
+    pub organizations: Option<Vec<Uuid>>,
     pub offset: u64,
     pub limit: u64,
 }
@@ -200,6 +206,9 @@ pub struct NewProviderVersion {
     pub platforms: Vec<NewProviderPlatform>,
     pub published_at: DateTime<Utc>,
     pub published_by: Option<Uuid>,
+    /// The organization a namespace created by this publish belongs to; an existing
+    /// namespace keeps its own.
+    pub namespace_organization: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +221,9 @@ pub struct ProviderWithVersions {
 pub struct ProviderListQuery {
     pub namespace: Option<String>,
     pub search: Option<String>,
+    /// Read protection: when `Some`, only providers in namespaces owned by these
+    /// organizations or marked public.
+    pub organizations: Option<Vec<Uuid>>,
     pub offset: u64,
     pub limit: u64,
 }
@@ -252,9 +264,21 @@ pub trait ProviderRepository: Send + Sync {
 
 // ---------------------------------------------------------------- API keys
 
+/// Who an API key belongs to. Its scopes never exceed the owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyOwner {
+    /// Made with `tfr keys create` on the server host: global scopes, no user behind it.
+    System,
+    /// Acts as the user, within the user's current scopes.
+    User(Uuid),
+    /// Acts within one organization (automation, CI).
+    Organization(Uuid),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     pub id: Uuid,
+    pub owner: KeyOwner,
     pub name: String,
     /// The first 10 characters of the key, stored in clear for an indexed lookup.
     pub prefix: String,
@@ -273,9 +297,19 @@ pub trait ApiKeyRepository: Send + Sync {
     /// Keys sharing a prefix (revoked ones included; the caller decides).
     async fn find_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, RepoError>;
     async fn find_by_id(&self, id: Uuid) -> Result<Option<ApiKeyRecord>, RepoError>;
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, RepoError>;
+    /// Newest first; `Some(owner)` restricts to one owner.
+    async fn list(&self, owner: Option<KeyOwner>) -> Result<Vec<ApiKeyRecord>, RepoError>;
     /// Marks the key revoked; `false` when no such key.
     async fn revoke(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, RepoError>;
+    /// Replaces the secret (new prefix and hash) of a key that is not revoked; `false`
+    /// when no such live key.
+    async fn rotate(
+        &self,
+        id: Uuid,
+        prefix: &str,
+        key_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
     async fn touch_last_used(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), RepoError>;
 }
 

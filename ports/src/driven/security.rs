@@ -22,6 +22,8 @@ pub trait SecretHasher: Send + Sync {
 pub trait SecretGenerator: Send + Sync {
     /// A new API key: `tfr_` followed by random URL-safe characters.
     fn api_key(&self) -> String;
+    /// 32 random bytes, base64url without padding (session ids, CSRF tokens, login codes).
+    fn token(&self) -> String;
 }
 
 /// A public key that verified a signature.
@@ -58,4 +60,43 @@ pub trait SignatureVerifier: Send + Sync {
         data: &[u8],
         signature: &[u8],
     ) -> Result<SigningKeyInfo, SignatureError>;
+}
+
+/// What a browser session token says. Scopes are deliberately absent: they are loaded
+/// on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// The user id.
+    pub subject: uuid::Uuid,
+    /// Unique token id, for logout (the denylist).
+    pub jti: String,
+    /// Double-submit CSRF token: cookie-authenticated mutations must echo it in a header.
+    pub csrf: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the session token has expired")]
+    Expired,
+    #[error("the session token is not valid")]
+    Invalid,
+}
+
+/// Signs and checks session tokens (JWT, HS256). Synchronous: no I/O.
+pub trait SessionTokenCodec: Send + Sync {
+    fn issue(&self, claims: &SessionClaims) -> String;
+    /// Signature, algorithm, issuer and expiry checked.
+    fn verify(&self, token: &str) -> Result<SessionClaims, TokenError>;
+}
+
+/// Authenticated encryption for short-lived state kept by the browser (the pending SSO
+/// login: state, nonce, PKCE verifier). Output is URL- and cookie-safe.
+pub trait StateSealer: Send + Sync {
+    fn seal(&self, plaintext: &[u8]) -> String;
+    /// `None` when tampered with or sealed under another key.
+    fn open(&self, sealed: &str) -> Option<Vec<u8>>;
 }

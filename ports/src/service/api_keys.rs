@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tfr_core::{Scope, ScopeSet};
+use tfr_core::ScopeSet;
 use uuid::Uuid;
 
-use crate::driven::{ApiKeyRecord, ApiKeyRepository, Clock, SecretGenerator, SecretHasher};
+use crate::driven::{
+    ApiKeyRecord, ApiKeyRepository, Clock, KeyOwner, SecretGenerator, SecretHasher,
+};
 use crate::service::ServiceError;
 use crate::service::verified_keys::VerifiedKeys;
 
@@ -16,24 +18,13 @@ pub const KEY_PREFIX_LEN: usize = 10;
 const KEY_MARKER: &str = "tfr_";
 const MAX_KEY_LEN: usize = 128;
 
-/// Who a request acts as.
+/// A key that verified: what authentication needs, without the hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub key_id: Uuid,
+pub struct VerifiedKey {
+    pub id: Uuid,
+    pub owner: KeyOwner,
     pub name: String,
     pub scopes: ScopeSet,
-}
-
-impl Principal {
-    pub fn require(&self, scope: Scope) -> Result<(), ServiceError> {
-        if self.scopes.allows(scope) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(format!(
-                "this API key lacks the {scope} scope"
-            )))
-        }
-    }
 }
 
 pub struct NewApiKey {
@@ -79,8 +70,11 @@ impl ApiKeys {
         self
     }
 
+    /// Creates a key for `owner`. Whether the caller may give `scopes` to that owner is
+    /// the caller's check (see `IdentityAdmin`); this only validates the request.
     pub async fn create(
         &self,
+        owner: KeyOwner,
         name: &str,
         scopes: ScopeSet,
         expires_at: Option<DateTime<Utc>>,
@@ -113,6 +107,7 @@ impl ApiKeys {
             .map_err(ServiceError::internal)?;
         let record = ApiKeyRecord {
             id: Uuid::now_v7(),
+            owner,
             name: name.to_string(),
             prefix: secret[..KEY_PREFIX_LEN].to_string(),
             key_hash,
@@ -127,12 +122,59 @@ impl ApiKeys {
         Ok(NewApiKey { record, secret })
     }
 
-    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, ServiceError> {
-        Ok(self.repo.list().await?)
+    /// Newest first; `Some(owner)` restricts to one owner.
+    pub async fn list(&self, owner: Option<KeyOwner>) -> Result<Vec<ApiKeyRecord>, ServiceError> {
+        Ok(self.repo.list(owner).await?)
+    }
+
+    pub async fn find(&self, id: Uuid) -> Result<Option<ApiKeyRecord>, ServiceError> {
+        Ok(self.repo.find_by_id(id).await?)
+    }
+
+    /// A new secret for the same key record (same id, owner, scopes, expiry). The old
+    /// secret stops working at once on this replica, and within the verification cache
+    /// TTL on others.
+    pub async fn rotate(&self, id: Uuid) -> Result<NewApiKey, ServiceError> {
+        let record = self
+            .repo
+            .find_by_id(id)
+            .await?
+            .filter(|k| k.revoked_at.is_none())
+            .ok_or_else(|| ServiceError::NotFound(format!("no live API key {id}")))?;
+        let secret = self.secrets.api_key();
+        let key_hash = self
+            .hasher
+            .hash(&secret)
+            .await
+            .map_err(ServiceError::internal)?;
+        let prefix = secret[..KEY_PREFIX_LEN].to_string();
+        if !self
+            .repo
+            .rotate(id, &prefix, &key_hash, self.clock.now())
+            .await?
+        {
+            return Err(ServiceError::NotFound(format!("no live API key {id}")));
+        }
+        self.verified.forget(id);
+        tracing::info!(key_id = %id, name = %record.name, prefix = %prefix, "API key rotated");
+        Ok(NewApiKey {
+            record: ApiKeyRecord {
+                prefix,
+                key_hash,
+                ..record
+            },
+            secret,
+        })
     }
 
     /// Revokes by id or by prefix.
     pub async fn revoke(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ServiceError> {
+        let record = self.resolve(id_or_prefix).await?;
+        self.revoke_record(record).await
+    }
+
+    /// Finds a key by id or by a prefix that only one key has.
+    pub async fn resolve(&self, id_or_prefix: &str) -> Result<ApiKeyRecord, ServiceError> {
         let record = match Uuid::parse_str(id_or_prefix) {
             Ok(id) => self.repo.find_by_id(id).await?,
             Err(_) => {
@@ -147,15 +189,19 @@ impl ApiKeys {
             }
         }
         .ok_or_else(|| ServiceError::NotFound(format!("no API key {id_or_prefix}")))?;
+        Ok(record)
+    }
+
+    pub async fn revoke_record(&self, record: ApiKeyRecord) -> Result<ApiKeyRecord, ServiceError> {
         self.repo.revoke(record.id, self.clock.now()).await?;
         self.verified.forget(record.id);
         tracing::info!(key_id = %record.id, name = %record.name, "API key revoked");
         Ok(record)
     }
 
-    /// The principal a presented key belongs to; `Ok(None)` for an unknown, revoked or
+    /// The key a presented secret belongs to; `Ok(None)` for an unknown, revoked or
     /// expired key. Last-used is recorded off the request path.
-    pub async fn authenticate(&self, presented: &str) -> Result<Option<Principal>, ServiceError> {
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<VerifiedKey>, ServiceError> {
         if !presented.starts_with(KEY_MARKER)
             || presented.len() > MAX_KEY_LEN
             || presented.len() <= KEY_PREFIX_LEN
@@ -163,9 +209,9 @@ impl ApiKeys {
             return Ok(None);
         }
         let now = self.clock.now();
-        if let Some(principal) = self.verified.get(presented, now) {
-            self.touch(principal.key_id, now);
-            return Ok(Some(principal));
+        if let Some(key) = self.verified.get(presented, now) {
+            self.touch(key.id, now);
+            return Ok(Some(key));
         }
         let candidates = self
             .repo
@@ -181,15 +227,16 @@ impl ApiKeys {
                 .await
                 .map_err(ServiceError::internal)?
             {
-                let principal = Principal {
-                    key_id: candidate.id,
+                let key = VerifiedKey {
+                    id: candidate.id,
+                    owner: candidate.owner,
                     name: candidate.name,
                     scopes: candidate.scopes,
                 };
                 self.verified
-                    .put(presented, principal.clone(), candidate.expires_at, now);
-                self.touch(principal.key_id, now);
-                return Ok(Some(principal));
+                    .put(presented, key.clone(), candidate.expires_at, now);
+                self.touch(key.id, now);
+                return Ok(Some(key));
             }
         }
         Ok(None)

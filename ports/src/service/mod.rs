@@ -1,5 +1,6 @@
 //! Use cases: the only code that calls the driven ports. One use case per file.
 
+pub mod access;
 pub mod api_keys;
 pub mod catalog_cache;
 pub mod delete_module_version;
@@ -13,7 +14,8 @@ pub mod publish_provider;
 mod ttl_map;
 pub mod verified_keys;
 
-pub use api_keys::{ApiKeys, NewApiKey, Principal};
+pub use access::{AuthMethod, Grants, OrganizationFilter, Principal};
+pub use api_keys::{ApiKeys, NewApiKey, VerifiedKey};
 pub use catalog_cache::{CachedModule, CachedProvider, CatalogCache};
 pub use delete_module_version::DeleteModuleVersion;
 pub use delete_provider_version::DeleteProviderVersion;

@@ -24,6 +24,8 @@ pub struct ModuleUpload {
     pub archive: StagedFile,
     /// The API key that published it.
     pub published_by: Option<Uuid>,
+    /// Where the namespace goes if this publish creates it.
+    pub organization_id: Uuid,
 }
 
 pub struct PublishModule {
@@ -65,6 +67,7 @@ impl PublishModule {
             format,
             archive,
             published_by,
+            organization_id,
         } = upload;
         if archive.size() > self.limits.max_archive_bytes {
             return Err(ServiceError::TooLarge {
@@ -104,6 +107,7 @@ impl PublishModule {
             sha256: archive.sha256().to_string(),
             published_at: self.clock.now(),
             published_by,
+            namespace_organization: organization_id,
         };
         match self.modules.insert_version(new).await {
             Ok(record) => {

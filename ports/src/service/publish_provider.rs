@@ -35,6 +35,8 @@ pub struct ProviderUpload {
     /// The goreleaser `..._manifest.json`, if sent.
     pub manifest: Option<Vec<u8>>,
     pub published_by: Option<Uuid>,
+    /// Where the namespace goes if this publish creates it.
+    pub organization_id: Uuid,
 }
 
 /// A published version, with anything the publisher should know (e.g. a signing key
@@ -331,6 +333,7 @@ impl PublishProvider {
             platforms,
             published_at: self.clock.now(),
             published_by: upload.published_by,
+            namespace_organization: upload.organization_id,
         };
         Ok(self.providers.insert_version(new).await?)
     }

@@ -11,13 +11,13 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::service::Principal;
+use crate::service::api_keys::VerifiedKey;
 
 /// Entries kept before expired ones are swept (and, if still full, all are dropped).
 const MAX_ENTRIES: usize = 10_000;
 
 struct Verified {
-    principal: Principal,
+    key: VerifiedKey,
     /// The key's own expiry, still enforced on a cache hit.
     key_expires_at: Option<DateTime<Utc>>,
     cached_until: DateTime<Utc>,
@@ -40,17 +40,17 @@ impl VerifiedKeys {
         }
     }
 
-    pub fn get(&self, presented: &str, now: DateTime<Utc>) -> Option<Principal> {
+    pub fn get(&self, presented: &str, now: DateTime<Utc>) -> Option<VerifiedKey> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let hit = entries.get(&digest(presented))?;
         let fresh = hit.cached_until > now && hit.key_expires_at.is_none_or(|at| at > now);
-        fresh.then(|| hit.principal.clone())
+        fresh.then(|| hit.key.clone())
     }
 
     pub fn put(
         &self,
         presented: &str,
-        principal: Principal,
+        key: VerifiedKey,
         key_expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) {
@@ -67,7 +67,7 @@ impl VerifiedKeys {
         entries.insert(
             digest(presented),
             Verified {
-                principal,
+                key,
                 key_expires_at,
                 cached_until: now + self.ttl,
             },
@@ -79,6 +79,6 @@ impl VerifiedKeys {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, v| v.principal.key_id != key_id);
+            .retain(|_, v| v.key.id != key_id);
     }
 }

@@ -42,4 +42,8 @@ impl SecretGenerator for SequentialSecrets {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
         format!("tfr_{n:012}abcdefghijklmnopqrstuvwxyz0123")
     }
+    fn token(&self) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        format!("token{n:012}")
+    }
 }

@@ -5,11 +5,12 @@ use tfr_core::{Scope, ScopeSet};
 use uuid::Uuid;
 
 use super::at;
-use crate::driven::{ApiKeyRecord, ApiKeyRepository, RepoError};
+use crate::driven::{ApiKeyRecord, ApiKeyRepository, KeyOwner, RepoError};
 
 fn api_key(name: &str, prefix: &str, scopes: &[Scope], secs: i64) -> ApiKeyRecord {
     ApiKeyRecord {
         id: Uuid::now_v7(),
+        owner: KeyOwner::System,
         name: name.to_string(),
         prefix: prefix.to_string(),
         key_hash: format!("$2b$12${name}"),
@@ -60,9 +61,9 @@ pub async fn api_key_repository_contract(repo: &dyn ApiKeyRepository) {
     assert_eq!(repo.find_by_id(c.id).await.expect("by id"), Some(c.clone()));
     assert_eq!(repo.find_by_id(Uuid::now_v7()).await.expect("by id"), None);
     assert_eq!(
-        repo.list().await.expect("list"),
-        vec![a.clone(), b.clone(), c.clone()],
-        "oldest first"
+        repo.list(None).await.expect("list"),
+        vec![c.clone(), b.clone(), a.clone()],
+        "newest first"
     );
 
     // Revocation keeps the key (the caller refuses it) and its first revocation time.

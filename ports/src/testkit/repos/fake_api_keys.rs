@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::lock;
-use crate::driven::{ApiKeyRecord, ApiKeyRepository, RepoError};
+use crate::driven::{ApiKeyRecord, ApiKeyRepository, KeyOwner, RepoError};
 
 /// API keys in memory.
 #[derive(Debug, Default)]
@@ -44,10 +44,34 @@ impl ApiKeyRepository for InMemoryApiKeyRepository {
     async fn find_by_id(&self, id: Uuid) -> Result<Option<ApiKeyRecord>, RepoError> {
         Ok(lock(&self.0).iter().find(|k| k.id == id).cloned())
     }
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, RepoError> {
-        let mut out = lock(&self.0).clone();
-        out.sort_by_key(|k| (k.created_at, k.id));
+    async fn list(&self, owner: Option<KeyOwner>) -> Result<Vec<ApiKeyRecord>, RepoError> {
+        let mut out: Vec<_> = lock(&self.0)
+            .iter()
+            .filter(|k| owner.is_none_or(|o| k.owner == o))
+            .cloned()
+            .collect();
+        out.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.id)));
         Ok(out)
+    }
+    async fn rotate(
+        &self,
+        id: Uuid,
+        prefix: &str,
+        key_hash: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let mut keys = lock(&self.0);
+        match keys
+            .iter_mut()
+            .find(|k| k.id == id && k.revoked_at.is_none())
+        {
+            Some(k) => {
+                k.prefix = prefix.to_string();
+                k.key_hash = key_hash.to_string();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
     /// The first revocation time is kept when the key is revoked again.
     async fn revoke(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, RepoError> {

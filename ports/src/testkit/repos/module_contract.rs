@@ -33,6 +33,7 @@ fn new_module(
         size: 1234,
         sha256: "ab".repeat(32),
         published_at: at(secs),
+        namespace_organization: crate::driven::DEFAULT_ORGANIZATION_ID,
         published_by: Some(Uuid::now_v7()),
     }
 }

@@ -60,6 +60,7 @@ fn new_provider(
         signing_key: key,
         platforms,
         published_at: at(secs),
+        namespace_organization: crate::driven::DEFAULT_ORGANIZATION_ID,
         published_by: None,
     }
 }
