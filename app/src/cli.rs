@@ -52,11 +52,14 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a key; prints the raw key (and nothing else) on stdout, once.
+    /// Create a system key (global scopes; for bootstrap and automation run by whoever
+    /// administers the server); prints the raw key (and nothing else) on stdout, once.
+    /// Users create their own keys in the web UI or with the API.
     Create {
         #[arg(long)]
         name: String,
-        /// Comma-separated: modules:read|write, providers:read|write, mirrors:read|manage, admin:*
+        /// Comma-separated: modules:read|write, providers:read|write, mirrors:read|manage,
+        /// users:read|write, organizations:read|write, audit:read, admin:*
         #[arg(long)]
         scopes: String,
         #[arg(long, value_name = "DAYS")]
@@ -66,6 +69,11 @@ pub enum KeysCommand {
     List,
     /// Revoke a key by id or prefix.
     Revoke {
+        #[arg(value_name = "ID|PREFIX")]
+        key: String,
+    },
+    /// Give a key a new secret (same id, owner and scopes); prints the new key once.
+    Rotate {
         #[arg(value_name = "ID|PREFIX")]
         key: String,
     },
@@ -283,6 +291,13 @@ async fn keys_command(settings: Settings, command: KeysCommand) -> anyhow::Resul
         KeysCommand::List => {
             let records = keys::list_api_keys(&settings).await?;
             emit(keys::format_table(&records).trim_end());
+        }
+        KeysCommand::Rotate { key } => {
+            let secret = keys::rotate_api_key(&settings, &key).await?;
+            emit(&secret);
+            eprintln!(
+                "API key {key} rotated; the old secret no longer works. The new one is shown only this once."
+            );
         }
         KeysCommand::Revoke { key } => {
             let record = keys::revoke_api_key(&settings, &key).await?;

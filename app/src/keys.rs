@@ -3,12 +3,13 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tfr_core::ScopeSet;
-use tfr_ports::driven::ApiKeyRecord;
+use tfr_ports::driven::{ApiKeyRecord, KeyOwner};
 
 use crate::config::Settings;
 
-/// Creates an API key and returns the raw key (shown once; only its hash is stored).
-/// `scopes` is a comma-separated list such as `modules:write,providers:write`.
+/// Creates a system API key (global scopes, no user behind it: made on the server host by
+/// someone with database access) and returns the raw key (shown once; only its hash is
+/// stored). `scopes` is a comma-separated list such as `modules:write,providers:write`.
 pub async fn create_api_key(
     settings: &Settings,
     name: &str,
@@ -27,7 +28,9 @@ pub async fn create_api_key_expiring(
     let scopes = ScopeSet::parse_list(scopes).context("--scopes")?;
     let db = crate::wiring::database(settings).await?;
     let keys = crate::wiring::api_keys(settings, &db)?;
-    let created = keys.create(name, scopes, expires_at).await?;
+    let created = keys
+        .create(KeyOwner::System, name, scopes, expires_at)
+        .await?;
     Ok(created.secret)
 }
 
@@ -35,7 +38,7 @@ pub async fn create_api_key_expiring(
 pub async fn list_api_keys(settings: &Settings) -> anyhow::Result<Vec<ApiKeyRecord>> {
     let db = crate::wiring::database(settings).await?;
     let keys = crate::wiring::api_keys(settings, &db)?;
-    Ok(keys.list().await?)
+    Ok(keys.list(None).await?)
 }
 
 /// Revokes a key by id or prefix.
@@ -46,6 +49,22 @@ pub async fn revoke_api_key(
     let db = crate::wiring::database(settings).await?;
     let keys = crate::wiring::api_keys(settings, &db)?;
     Ok(keys.revoke(id_or_prefix).await?)
+}
+
+/// A new secret for an existing key (same id, owner and scopes); returns the raw key.
+pub async fn rotate_api_key(settings: &Settings, id_or_prefix: &str) -> anyhow::Result<String> {
+    let db = crate::wiring::database(settings).await?;
+    let keys = crate::wiring::api_keys(settings, &db)?;
+    let record = keys.resolve(id_or_prefix).await?;
+    Ok(keys.rotate(record.id).await?.secret)
+}
+
+fn owner(o: KeyOwner) -> String {
+    match o {
+        KeyOwner::System => "system".into(),
+        KeyOwner::User(id) => format!("user:{id}"),
+        KeyOwner::Organization(id) => format!("org:{id}"),
+    }
 }
 
 /// A plain-text table of keys: id, name, prefix, scopes, created, expires, last used,
@@ -60,6 +79,7 @@ pub fn format_table(records: &[ApiKeyRecord]) -> String {
     let header = [
         "ID",
         "NAME",
+        "OWNER",
         "PREFIX",
         "SCOPES",
         "CREATED",
@@ -68,12 +88,13 @@ pub fn format_table(records: &[ApiKeyRecord]) -> String {
         "REVOKED",
     ]
     .map(str::to_string);
-    let rows: Vec<[String; 8]> = records
+    let rows: Vec<[String; 9]> = records
         .iter()
         .map(|r| {
             [
                 r.id.to_string(),
                 r.name.clone(),
+                owner(r.owner),
                 r.prefix.clone(),
                 r.scopes.to_strings().join(","),
                 when(Some(r.created_at)),

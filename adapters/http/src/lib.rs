@@ -4,8 +4,10 @@
 //! links, the publishing API and health probes. DTOs live here and convert from the
 //! ports' records; nothing below this crate knows about HTTP.
 
+mod access;
 mod api;
 mod auth;
+mod cookies;
 mod detached;
 mod error;
 mod files;
@@ -30,23 +32,58 @@ fn service() -> OpenApiService<api::Apis, ()> {
         .description(API_DESCRIPTION)
 }
 
-/// The OpenAPI document (JSON) that clients are generated from.
+/// The OpenAPI document (JSON) that clients are generated from. Each operation carries
+/// `x-tfr-scope`: what it requires, from the same table the RBAC middleware enforces.
 pub fn openapi_json() -> String {
-    service().spec()
+    let spec = service().spec();
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&spec) else {
+        return spec;
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, ops) in paths.iter_mut() {
+            let Some(ops) = ops.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in ops.iter_mut() {
+                let rule = access::routes::ROUTES
+                    .iter()
+                    .find(|r| r.path == path && r.method.as_str().eq_ignore_ascii_case(method));
+                if let (Some(rule), Some(op)) = (rule, op.as_object_mut()) {
+                    op.insert(
+                        "x-tfr-scope".into(),
+                        serde_json::Value::String(rule.requirement.describe()),
+                    );
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
-/// The whole HTTP application: routes plus the middleware chain.
+/// The whole HTTP application: routes plus the middleware chain, outermost first:
+/// request id, access log, security headers, JSON errors, authentication, RBAC, audit.
 pub fn build(state: AppState) -> BoxEndpoint<'static> {
     let service = service();
     let docs = service.swagger_ui();
-    let spec = service.spec_endpoint();
+    let spec = openapi_json();
+    let state = std::sync::Arc::new(state);
     Route::new()
         .nest("/", service)
         .at("/v1/files/*key", files::endpoint())
         .nest("/api-docs", docs)
-        .at("/openapi.json", spec)
-        .data(std::sync::Arc::new(state))
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            }),
+        )
+        .data(state.clone())
         .data(std::sync::Arc::new(render_memo::HotRenders::default()))
+        .with(access::AuditTrail(state.clone()))
+        .with(access::Authorize(state.clone()))
+        .with(access::Authenticate(state))
         .with(middleware::JsonErrors)
         .with(middleware::SecurityHeaders)
         .with(middleware::AccessLog)

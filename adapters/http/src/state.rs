@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tfr_ports::driven::{BlobStore, DatabaseHealth};
 use tfr_ports::service::{
-    ApiKeys, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks, ModuleCatalog,
-    ProviderCatalog, PublishModule, PublishProvider,
+    ApiKeys, AuditLog, Authenticator, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
+    IdentityAdmin, ModuleCatalog, NamespaceAccess, ProviderCatalog, PublishModule, PublishProvider,
+    SsoLogin, TerraformLogin,
 };
 
 #[derive(Clone)]
@@ -18,9 +19,26 @@ pub struct AppState {
     pub delete_module: Arc<DeleteModuleVersion>,
     pub delete_provider: Arc<DeleteProviderVersion>,
     pub api_keys: Arc<ApiKeys>,
+    pub authenticator: Arc<Authenticator>,
+    pub namespace_access: Arc<NamespaceAccess>,
+    pub audit: Arc<AuditLog>,
+    pub identity: Arc<IdentityAdmin>,
+    pub sso: Arc<SsoLogin>,
+    pub terraform_login: Arc<TerraformLogin>,
+    pub web: WebSettings,
     pub links: Arc<DownloadLinks>,
     pub blobs: Arc<dyn BlobStore>,
     pub health: Arc<dyn DatabaseHealth>,
     /// Where uploads are spooled before they are checked.
     pub staging_dir: PathBuf,
+}
+
+/// How the registry is reached from outside.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The external base URL (`https://registry.example.com`), no trailing slash: SSO
+    /// redirect URIs are built from it.
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
 }

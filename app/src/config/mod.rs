@@ -2,6 +2,7 @@
 //! then `TFR_` environment variables. Everything is validated at load time and every error
 //! names the key that is wrong, as the user spelled it (`TFR_LISTEN` or `listen` in the file).
 
+mod auth;
 mod raw;
 mod secret;
 mod values;
@@ -12,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use auth::{
+    AuthSettings, AzureSettings, GroupMappingSetting, JWT_SECRET_FILE, MIN_JWT_SECRET_BYTES,
+    OidcSettings,
+};
 pub use raw::ENV_PREFIX;
 pub use secret::{Secret, redact_url};
 
@@ -33,6 +38,37 @@ pub const KEYS: &[&str] = &[
     "url_signing_key_file",
     "bcrypt_cost",
     "log_format",
+    "jwt_secret",
+    "jwt_secret_file",
+    "session_ttl_secs",
+    "auth_anonymous_read",
+    "auth_bootstrap_admins",
+    "auth_default_role",
+    "auth_group_mappings",
+    "oidc_issuer_url",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_client_secret_file",
+    "oidc_display_name",
+    "oidc_scopes",
+    "oidc_username_claim",
+    "oidc_email_claim",
+    "oidc_groups_claim",
+    "oidc_require_verified_email",
+    "azure_tenant_id",
+    "azure_client_id",
+    "azure_client_secret",
+    "azure_client_secret_file",
+    "azure_authority_host",
+    "azure_groups_claim",
+    "azure_display_name",
+    "terraform_login_ports",
+    "terraform_login_token_ttl_days",
+    "cors_allowed_origins",
+    "rate_limit_anonymous_per_minute",
+    "rate_limit_authenticated_per_minute",
+    "rate_limit_failed_auth_per_minute",
+    "trust_forwarded_for",
 ];
 
 pub const DEFAULT_DATA_DIR: &str = "./tfr-data";
@@ -103,6 +139,8 @@ pub struct Settings {
     pub url_signing_key_file: Option<PathBuf>,
     pub bcrypt_cost: u32,
     pub log_format: LogFormat,
+    /// Identity, sessions, SSO, CORS and rate limits.
+    pub auth: AuthSettings,
 }
 
 fn serialize_redacted_url<S: serde::Serializer>(
@@ -133,6 +171,7 @@ impl fmt::Debug for Settings {
             .field("url_signing_key_file", &self.url_signing_key_file)
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("log_format", &self.log_format)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -166,6 +205,10 @@ impl Settings {
             url_signing_key_file: None,
             bcrypt_cost: 4,
             log_format: LogFormat::Text,
+            auth: AuthSettings {
+                jwt_secret: Some(Secret::new(crate::signing_key::random_key())),
+                ..AuthSettings::default()
+            },
         }
     }
 

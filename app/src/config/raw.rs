@@ -18,8 +18,9 @@ const ENV_SOURCE: &str = "environment variable";
 /// `TFR_*` variables the CLI reads itself (not settings keys).
 const CLI_ENV: &[&str] = &["config", "url", "token", "ca_cert"];
 
+/// The core keys; the identity keys are extracted separately (`auth::RawAuth`), and
+/// unknown keys are caught by [`check_known_keys`].
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawSettings {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
@@ -83,8 +84,33 @@ pub(super) fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         figment = figment.merge(Toml::file_exact(path));
     }
     let figment = figment.merge(EnvStrings);
+    check_known_keys(&figment)?;
     let raw: RawSettings = figment.extract_lossy().map_err(figment_error)?;
-    Validator { figment: &figment }.validate(raw)
+    let raw_auth: super::auth::RawAuth = figment.extract_lossy().map_err(figment_error)?;
+    let validator = Validator { figment: &figment };
+    let mut settings = validator.validate(raw)?;
+    settings.auth = validator.auth(raw_auth)?;
+    Ok(settings)
+}
+
+/// Every key set (in the file; the environment is filtered already) must be a known one.
+fn check_known_keys(figment: &Figment) -> Result<(), ConfigError> {
+    let data = figment.data().map_err(figment_error)?;
+    for dict in data.values() {
+        for key in dict.keys() {
+            if !KEYS.contains(&key.as_str()) {
+                let where_ = figment
+                    .find_metadata(key)
+                    .map(|md| label_for(md, key))
+                    .unwrap_or_else(|| key.clone());
+                return Err(ConfigError::new(
+                    where_,
+                    format!("unknown key `{key}` (known keys: {})", KEYS.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn figment_error(err: figment::Error) -> ConfigError {
@@ -125,7 +151,7 @@ fn label_for(md: &Metadata, key: &str) -> String {
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     figment: &'a Figment,
 }
 
@@ -139,7 +165,7 @@ impl Validator<'_> {
         }
     }
 
-    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(self.key(key), message)
     }
 
@@ -310,10 +336,11 @@ impl Validator<'_> {
             url_signing_key_file: raw.url_signing_key_file,
             bcrypt_cost,
             log_format,
+            auth: AuthSettings::default(),
         })
     }
 
-    fn read_secret_file(&self, key: &str, path: &Path) -> Result<Secret, ConfigError> {
+    pub(super) fn read_secret_file(&self, key: &str, path: &Path) -> Result<Secret, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| self.err(key, format!("cannot read {}: {e}", path.display())))?;
         let value = text.trim_end_matches(['\r', '\n']);

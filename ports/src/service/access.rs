@@ -122,6 +122,11 @@ impl Grants {
         ScopeSet::new(Scope::ALL.into_iter().filter(|s| self.allows_global(*s)))
     }
 
+    /// Every scope held somewhere, under the ceiling (the most a user's new key may get).
+    pub fn scopes_anywhere(&self) -> ScopeSet {
+        ScopeSet::new(Scope::ALL.into_iter().filter(|s| self.allows_somewhere(*s)))
+    }
+
     /// Organization ids with at least one scope, sorted.
     pub fn organizations(&self) -> Vec<Uuid> {
         let mut orgs: Vec<Uuid> = self

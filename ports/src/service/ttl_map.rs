@@ -108,6 +108,14 @@ impl<K: Eq + Hash + Clone + Display, V> TtlMap<K, V> {
         entries.remove(key);
     }
 
+    /// Drops every entry (an identity change whose reach is not worth working out).
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        entries.clear();
+    }
+
     fn gate(&self, key: &K) -> Gate {
         let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
         loading.entry(key.clone()).or_default().clone()

@@ -17,6 +17,20 @@ pub struct DiscoveryDto {
     modules_v1: String,
     #[oai(rename = "providers.v1")]
     providers_v1: String,
+    /// Advertised when SSO is configured, so `terraform login` works.
+    #[oai(rename = "login.v1", skip_serializing_if_is_none)]
+    login_v1: Option<LoginV1Dto>,
+}
+
+/// terraform's login.v1 service: an OAuth client for the public client `terraform-cli`.
+#[derive(Debug, Object)]
+pub struct LoginV1Dto {
+    client: String,
+    grant_types: Vec<String>,
+    authz: String,
+    token: String,
+    /// The callback port range terraform listens in (`[min, max)`).
+    ports: Vec<u16>,
 }
 
 #[derive(Debug, Object)]
@@ -43,10 +57,21 @@ impl DiscoveryApi {
         method = "get",
         operation_id = "discovery"
     )]
-    async fn discovery(&self) -> Json<DiscoveryDto> {
+    async fn discovery(&self, state: Data<&Arc<AppState>>) -> Json<DiscoveryDto> {
+        let login_v1 = (!state.sso.providers().is_empty()).then(|| {
+            let ports = &state.terraform_login.settings().ports;
+            LoginV1Dto {
+                client: tfr_ports::service::TERRAFORM_CLIENT_ID.to_string(),
+                grant_types: vec!["authz_code".to_string()],
+                authz: "/oauth/authorization".to_string(),
+                token: "/oauth/token".to_string(),
+                ports: vec![ports.start, ports.end],
+            }
+        });
         Json(DiscoveryDto {
             modules_v1: "/v1/modules/".to_string(),
             providers_v1: "/v1/providers/".to_string(),
+            login_v1,
         })
     }
 

@@ -6,6 +6,8 @@ mod pagination;
 mod providers;
 mod publish_modules;
 mod publish_providers;
+mod sign_in;
+mod terraform_login;
 
 use poem_openapi::Tags;
 
@@ -19,6 +21,8 @@ pub enum ApiTags {
     Providers,
     /// Publishing and deleting versions (API key required).
     Publishing,
+    /// Browser sign-in through SSO, sessions, and `terraform login`.
+    SignIn,
 }
 
 pub type Apis = (
@@ -27,6 +31,8 @@ pub type Apis = (
     providers::ProvidersApi,
     publish_modules::PublishModulesApi,
     publish_providers::PublishProvidersApi,
+    sign_in::SignInApi,
+    terraform_login::TerraformLoginApi,
 );
 
 pub fn apis() -> Apis {
@@ -36,5 +42,7 @@ pub fn apis() -> Apis {
         providers::ProvidersApi,
         publish_modules::PublishModulesApi,
         publish_providers::PublishProvidersApi,
+        sign_in::SignInApi,
+        terraform_login::TerraformLoginApi,
     )
 }

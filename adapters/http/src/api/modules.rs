@@ -127,6 +127,7 @@ impl ModulesApi {
     async fn page(
         &self,
         state: &AppState,
+        req: &poem::Request,
         path: &str,
         mut query: ModuleListQuery,
         filters: Vec<(&str, String)>,
@@ -135,6 +136,11 @@ impl ModulesApi {
     ) -> ApiResult<Json<ModuleListDto>> {
         query.limit = clamp_limit(limit);
         query.offset = offset.unwrap_or(0);
+        query.organizations = crate::access::readable_organizations(
+            req,
+            state.namespace_access.anonymous_read(),
+            tfr_core::Scope::ModulesRead,
+        );
         let (items, has_more) = state.module_catalog.list(&query).await?;
         Ok(Json(ModuleListDto {
             meta: meta(path, &filters, query.limit, query.offset, has_more),
@@ -205,6 +211,7 @@ impl ModulesApi {
         provider: Query<Option<String>>,
         limit: Query<Option<u64>>,
         offset: Query<Option<u64>>,
+        req: &poem::Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<ModuleListDto>> {
         let mut filters = Vec::new();
@@ -215,8 +222,16 @@ impl ModulesApi {
             system: provider.0.clone(),
             ..Default::default()
         };
-        self.page(&state, "/v1/modules", query, filters, limit.0, offset.0)
-            .await
+        self.page(
+            &state,
+            req,
+            "/v1/modules",
+            query,
+            filters,
+            limit.0,
+            offset.0,
+        )
+        .await
     }
 
     /// Searches modules by namespace, name and description.
@@ -232,6 +247,7 @@ impl ModulesApi {
         provider: Query<Option<String>>,
         limit: Query<Option<u64>>,
         offset: Query<Option<u64>>,
+        req: &poem::Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<ModuleListDto>> {
         let term = q.0.trim().to_string();
@@ -256,6 +272,7 @@ impl ModulesApi {
         };
         self.page(
             &state,
+            req,
             "/v1/modules/search",
             query,
             filters,
@@ -277,6 +294,7 @@ impl ModulesApi {
         provider: Query<Option<String>>,
         limit: Query<Option<u64>>,
         offset: Query<Option<u64>>,
+        req: &poem::Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<ModuleListDto>> {
         let mut filters = Vec::new();
@@ -289,7 +307,7 @@ impl ModulesApi {
             ..Default::default()
         };
         let path = format!("/v1/modules/{}", namespace.0);
-        self.page(&state, &path, query, filters, limit.0, offset.0)
+        self.page(&state, req, &path, query, filters, limit.0, offset.0)
             .await
     }
 

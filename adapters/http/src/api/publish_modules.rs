@@ -13,7 +13,7 @@ use tfr_core::{ArchiveFormat, ModuleAddress, ModuleVersion, Scope};
 use tfr_ports::service::ModuleUpload;
 
 use crate::api::ApiTags;
-use crate::auth::ApiKeyAuth;
+use crate::auth::{Auth, target_organization};
 use crate::detached::run_to_completion;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -78,7 +78,7 @@ impl PublishModulesApi {
     )]
     async fn publish(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         namespace: Path<String>,
         name: Path<String>,
         system: Path<String>,
@@ -87,7 +87,9 @@ impl PublishModulesApi {
         req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<PublishModuleResponse> {
-        let principal = auth.require(Scope::ModulesWrite)?;
+        let principal = auth.principal();
+        let organization_id = target_organization(req)?;
+        principal.require_in(Scope::ModulesWrite, organization_id)?;
         let address = address(&namespace, &name, &system)?;
         let version = self::version(&version)?;
         let max = state.publish_module.limits().max_archive_bytes;
@@ -103,7 +105,8 @@ impl PublishModulesApi {
             version,
             format,
             archive,
-            published_by: Some(principal.key_id),
+            published_by: principal.key_id.or(principal.user_id),
+            organization_id,
         };
         let logged = address.clone();
         let record = run_to_completion(async move {
@@ -112,6 +115,7 @@ impl PublishModulesApi {
             )
         })
         .await?;
+        state.namespace_access.invalidate(&namespace);
         Ok(PublishModuleResponse::Created(Json(PublishedModuleDto {
             namespace: address.namespace.to_string(),
             name: address.name.as_str().to_string(),
@@ -132,14 +136,16 @@ impl PublishModulesApi {
     )]
     async fn delete(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         namespace: Path<String>,
         name: Path<String>,
         system: Path<String>,
         version: Path<String>,
+        req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<DeletedResponse> {
-        auth.require(Scope::ModulesWrite)?;
+        auth.principal()
+            .require_in(Scope::ModulesWrite, target_organization(req)?)?;
         let address = address(&namespace, &name, &system)?;
         let version = self::version(&version)?;
         state.delete_module.execute(&address, &version).await?;

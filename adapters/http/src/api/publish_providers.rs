@@ -13,7 +13,7 @@ use tfr_ports::service::{PackageUpload, ProviderUpload};
 
 use crate::api::ApiTags;
 use crate::api::publish_modules::DeletedResponse;
-use crate::auth::ApiKeyAuth;
+use crate::auth::{Auth, target_organization};
 use crate::detached::run_to_completion;
 use crate::error::{ApiError, ApiResult};
 use crate::payload::MultipartBody;
@@ -118,7 +118,8 @@ async fn read_form(
     address: ProviderAddress,
     version: ProviderVersion,
     state: &AppState,
-    published_by: uuid::Uuid,
+    published_by: Option<uuid::Uuid>,
+    organization_id: uuid::Uuid,
 ) -> ApiResult<ProviderUpload> {
     let (body, budget) = DrainableBody::new(body);
     let body = Body::from_bytes_stream(body);
@@ -195,7 +196,8 @@ async fn read_form(
         public_key: key.ok_or_else(|| missing("gpg_public_key"))?,
         protocols,
         manifest,
-        published_by: Some(published_by),
+        published_by,
+        organization_id,
     })
 }
 
@@ -217,7 +219,7 @@ impl PublishProvidersApi {
     )]
     async fn publish(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         namespace: Path<String>,
         #[oai(name = "type")] provider_type: Path<String>,
         version: Path<String>,
@@ -225,7 +227,9 @@ impl PublishProvidersApi {
         req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<PublishProviderResponse> {
-        let principal = auth.require(Scope::ProvidersWrite)?;
+        let principal = auth.principal();
+        let organization_id = target_organization(req)?;
+        principal.require_in(Scope::ProvidersWrite, organization_id)?;
         let address = address(&namespace, &provider_type)?;
         let version = self::version(&version)?;
         let upload = read_form(
@@ -234,7 +238,8 @@ impl PublishProvidersApi {
             address.clone(),
             version,
             &state,
-            principal.key_id,
+            principal.key_id.or(principal.user_id),
+            organization_id,
         )
         .await?;
         let publisher = state.publish_provider.clone();
@@ -245,6 +250,7 @@ impl PublishProvidersApi {
             )
         })
         .await?;
+        state.namespace_access.invalidate(&namespace);
         let record = published.record;
         Ok(PublishProviderResponse::Created(Json(
             PublishedProviderDto {
@@ -278,13 +284,15 @@ impl PublishProvidersApi {
     )]
     async fn delete(
         &self,
-        auth: ApiKeyAuth,
+        auth: Auth,
         namespace: Path<String>,
         #[oai(name = "type")] provider_type: Path<String>,
         version: Path<String>,
+        req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<DeletedResponse> {
-        auth.require(Scope::ProvidersWrite)?;
+        auth.principal()
+            .require_in(Scope::ProvidersWrite, target_organization(req)?)?;
         let address = address(&namespace, &provider_type)?;
         let version = self::version(&version)?;
         state.delete_provider.execute(&address, &version).await?;

@@ -1,0 +1,159 @@
+//! Browser sessions: short-lived signed tokens (JWT) carrying only the user id, a token
+//! id and a CSRF token. Logout puts the token id on a denylist kept until the token would
+//! have expired anyway.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::driven::{
+    Clock, RevokedSessionRepository, SecretGenerator, SessionClaims, SessionTokenCodec, TokenError,
+};
+use crate::service::ServiceError;
+
+/// A session token just issued.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub token: String,
+    pub claims: SessionClaims,
+}
+
+pub struct Sessions {
+    codec: Arc<dyn SessionTokenCodec>,
+    revoked: Arc<dyn RevokedSessionRepository>,
+    secrets: Arc<dyn SecretGenerator>,
+    clock: Arc<dyn Clock>,
+    lifetime: chrono::Duration,
+    /// How often the denylist is re-read from the database: a logout on another replica
+    /// takes effect here within this interval (at once on the replica that did it).
+    denylist_refresh: Duration,
+    denylist: Mutex<Denylist>,
+}
+
+struct Denylist {
+    /// Revoked ids as last read from the database, plus local revocations since.
+    ids: HashSet<String>,
+    /// Revoked here, with their expiry (unix seconds): kept across a reload that may have
+    /// started before the revocation was written.
+    local: Vec<(String, i64)>,
+    loaded_at: Option<Instant>,
+}
+
+impl Sessions {
+    pub fn new(
+        codec: Arc<dyn SessionTokenCodec>,
+        revoked: Arc<dyn RevokedSessionRepository>,
+        secrets: Arc<dyn SecretGenerator>,
+        clock: Arc<dyn Clock>,
+        lifetime: Duration,
+        denylist_refresh: Duration,
+    ) -> Self {
+        Self {
+            codec,
+            revoked,
+            secrets,
+            clock,
+            lifetime: chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1)),
+            denylist_refresh,
+            denylist: Mutex::new(Denylist {
+                ids: HashSet::new(),
+                local: Vec::new(),
+                loaded_at: None,
+            }),
+        }
+    }
+
+    pub fn lifetime(&self) -> chrono::Duration {
+        self.lifetime
+    }
+
+    /// A new session for `user_id`.
+    pub fn issue(&self, user_id: Uuid) -> IssuedSession {
+        let now = self.clock.now().timestamp();
+        let claims = SessionClaims {
+            subject: user_id,
+            jti: self.secrets.token(),
+            csrf: self.secrets.token(),
+            issued_at: now,
+            expires_at: now + self.lifetime.num_seconds(),
+        };
+        IssuedSession {
+            token: self.codec.issue(&claims),
+            claims,
+        }
+    }
+
+    /// The claims of a valid, unexpired, not logged-out token; `None` otherwise.
+    pub async fn verify(&self, token: &str) -> Result<Option<SessionClaims>, ServiceError> {
+        let claims = match self.codec.verify(token) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired | TokenError::Invalid) => return Ok(None),
+        };
+        // The codec checks expiry against the wall clock; check ours too (tests move it).
+        if claims.expires_at <= self.clock.now().timestamp() {
+            return Ok(None);
+        }
+        if self.is_revoked(&claims.jti).await? {
+            return Ok(None);
+        }
+        Ok(Some(claims))
+    }
+
+    /// A fresh token for the same user; the old one is revoked.
+    pub async fn refresh(&self, current: &SessionClaims) -> Result<IssuedSession, ServiceError> {
+        let next = self.issue(current.subject);
+        self.logout(current).await?;
+        Ok(next)
+    }
+
+    /// Revokes the token until its expiry.
+    pub async fn logout(&self, claims: &SessionClaims) -> Result<(), ServiceError> {
+        let expires_at = DateTime::<Utc>::from_timestamp(claims.expires_at, 0)
+            .unwrap_or_else(|| self.clock.now() + self.lifetime);
+        self.revoked.revoke(&claims.jti, expires_at).await?;
+        let mut list = self.lock();
+        list.ids.insert(claims.jti.clone());
+        list.local.push((claims.jti.clone(), claims.expires_at));
+        Ok(())
+    }
+
+    /// Drops denylist entries of tokens that have expired anyway.
+    pub async fn purge_expired(&self) -> Result<u64, ServiceError> {
+        Ok(self.revoked.purge_expired(self.clock.now()).await?)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Denylist> {
+        self.denylist.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn is_revoked(&self, jti: &str) -> Result<bool, ServiceError> {
+        let stale = {
+            let list = self.lock();
+            if list.ids.contains(jti) {
+                return Ok(true);
+            }
+            list.loaded_at
+                .is_none_or(|at| at.elapsed() >= self.denylist_refresh)
+        };
+        if stale {
+            let ids: HashSet<String> = self
+                .revoked
+                .list_unexpired(self.clock.now())
+                .await?
+                .into_iter()
+                .collect();
+            let now = self.clock.now().timestamp();
+            let mut list = self.lock();
+            list.local.retain(|(_, expires_at)| *expires_at > now);
+            let mut ids = ids;
+            ids.extend(list.local.iter().map(|(jti, _)| jti.clone()));
+            list.ids = ids;
+            list.loaded_at = Some(Instant::now());
+            return Ok(list.ids.contains(jti));
+        }
+        Ok(false)
+    }
+}
