@@ -9,6 +9,7 @@ pub mod keys;
 pub mod publish;
 pub mod server;
 pub mod signing_key;
+pub mod sso;
 pub mod telemetry;
 pub mod wiring;
 

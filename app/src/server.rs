@@ -29,6 +29,8 @@ pub struct RunningServer {
     task: JoinHandle<io::Result<()>>,
     /// The download-count flusher: stopped (with a last flush) after the server.
     downloads: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Hourly cleanup of expired session revocations and login codes.
+    housekeeping: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -69,6 +71,9 @@ impl RunningServer {
                 tracing::warn!(error = %err, "the download-count flusher failed");
             }
         }
+        if let Some(task) = self.housekeeping.take() {
+            task.abort();
+        }
         tracing::info!("server stopped");
         Ok(())
     }
@@ -94,6 +99,9 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(task) = self.housekeeping.take() {
+            task.abort();
         }
     }
 }
@@ -170,14 +178,19 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
         _ => None,
     };
-    let state = crate::wiring::build(&settings).await?;
-    let downloads = spawn_download_flusher(state.module_catalog.clone());
-    let app = tfr_http::build(state);
-
+    // Bound first: with port 0 the public URL (SSO redirect URIs) needs the real port.
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("TFR_LISTEN: cannot listen on {}", settings.listen))?;
     let local_addr = listener.local_addr().context("reading the bound address")?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{local_addr}")
+    });
+    let wired = crate::wiring::build(&settings, &public_url).await?;
+    let downloads = spawn_download_flusher(wired.state.module_catalog.clone());
+    let housekeeping = spawn_housekeeping(wired.housekeeping);
+    let app = tfr_http::build_with(wired.state, wired.http_security);
     let acceptor = NoDelayAcceptor {
         listener,
         local_addr: LocalAddr(local_addr.into()),
@@ -213,6 +226,32 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         stop: Some(stop_tx),
         task,
         downloads: Some(downloads),
+        housekeeping: Some(housekeeping),
+    })
+}
+
+/// How often expired session denylist entries and login codes are deleted.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes expired denylist entries and `terraform login` codes, hourly. Failures are
+/// logged; the next round retries.
+fn spawn_housekeeping(work: crate::wiring::Housekeeping) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match work.sessions.purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired session revocations"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "could not purge expired session revocations"),
+            }
+            match work.terraform_login.purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired terraform login codes"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "could not purge expired terraform login codes"),
+            }
+        }
     })
 }
 

@@ -9,16 +9,23 @@ use tfr_archive::SafeArchiveInspector;
 use tfr_blob_fs::FsBlobStore;
 use tfr_core::ArchiveLimits;
 use tfr_db_seaorm::SeaOrmDatabase;
-use tfr_http::AppState;
+use tfr_http::{AppState, HttpSecurity, RateLimits, WebSettings};
 use tfr_ports::driven::{
-    ApiKeyRepository, ArchiveInspector, BlobStore, Clock, DatabaseHealth, ModuleRepository,
-    ProviderRepository, SecretGenerator, SecretHasher, SignatureVerifier, SystemClock, UrlSigner,
+    ApiKeyRepository, ArchiveInspector, BlobStore, Clock, DatabaseHealth, MembershipRepository,
+    ModuleRepository, NamespaceRepository, OrganizationRepository, ProviderRepository,
+    RoleTemplateRepository, SecretGenerator, SecretHasher, SessionTokenCodec, SignatureVerifier,
+    StateSealer, SystemClock, UrlSigner, UserRepository,
 };
 use tfr_ports::service::{
-    ApiKeys, CatalogCache, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
-    ModuleCatalog, ProviderCatalog, PublishModule, PublishProvider,
+    ApiKeys, AuditLog, Authenticator, CatalogCache, DeleteModuleVersion, DeleteProviderVersion,
+    DownloadLinks, GroupMapping, IdentityAdmin, ModuleCatalog, NamespaceAccess, ProviderCatalog,
+    PublishModule, PublishProvider, Sessions, SsoLogin, SsoPolicy, TerraformLogin,
+    TerraformLoginSettings,
 };
-use tfr_security::{BcryptHasher, HmacUrlSigner, PgpSignatureVerifier, RandomSecrets};
+use tfr_security::{
+    BcryptHasher, ChaChaStateSealer, HmacUrlSigner, JwtSessionCodec, PgpSignatureVerifier,
+    RandomSecrets,
+};
 
 use crate::config::{Settings, redact_url};
 
@@ -67,9 +74,23 @@ pub fn archive_limits(max_archive_bytes: u64) -> ArchiveLimits {
     }
 }
 
+/// What the server runs: the HTTP state, its security settings, and the periodic work.
+pub struct Wired {
+    pub state: AppState,
+    pub http_security: HttpSecurity,
+    pub housekeeping: Housekeeping,
+}
+
+/// The use cases with expired rows to delete now and then.
+pub struct Housekeeping {
+    pub sessions: Arc<Sessions>,
+    pub terraform_login: Arc<TerraformLogin>,
+}
+
 /// Everything the HTTP adapter needs, wired from `settings`. Connects and migrates the
-/// database, prepares the data directory and checks the blob store is writable.
-pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
+/// database, prepares the data directory, checks the blob store is writable and
+/// discovers the SSO providers. `public_url` is where browsers reach this server.
+pub async fn build(settings: &Settings, public_url: &str) -> anyhow::Result<Wired> {
     let db = database(settings).await?;
 
     let staging_dir = settings.staging_dir();
@@ -108,7 +129,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
         settings.read_cache_ttl_secs,
     )));
 
-    Ok(AppState {
+    let identity = identity(settings, &db, clock.clone(), public_url).await?;
+
+    let state = AppState {
         module_catalog: Arc::new(ModuleCatalog::new(
             modules.clone(),
             links.clone(),
@@ -142,11 +165,170 @@ pub async fn build(settings: &Settings) -> anyhow::Result<AppState> {
             cache.clone(),
         )),
         delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone(), cache)),
-        api_keys: Arc::new(api_keys(settings, &db)?),
+        api_keys: identity.api_keys,
+        authenticator: identity.authenticator,
+        namespace_access: identity.namespace_access,
+        audit: identity.audit,
+        identity: identity.admin,
+        sso: identity.sso,
+        terraform_login: identity.terraform_login.clone(),
+        web: WebSettings {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            trust_forwarded_for: settings.auth.trust_forwarded_for,
+        },
         links,
         blobs,
         health,
         staging_dir,
+    };
+    Ok(Wired {
+        state,
+        http_security: http_security(settings, public_url),
+        housekeeping: Housekeeping {
+            sessions: identity.sessions,
+            terraform_login: identity.terraform_login,
+        },
+    })
+}
+
+/// Security headers, CORS and rate limits from the settings. Bursts scale with the
+/// per-minute rates (a quarter of a minute's worth, at least the defaults' ratio).
+fn http_security(settings: &Settings, public_url: &str) -> HttpSecurity {
+    let auth = &settings.auth;
+    let burst = |per_minute: u32, default_burst: u32, default_rate: u32| {
+        if default_rate == 0 {
+            default_burst
+        } else {
+            (u64::from(per_minute) * u64::from(default_burst) / u64::from(default_rate)).max(1) as u32
+        }
+    };
+    let defaults = RateLimits::default();
+    HttpSecurity {
+        tls: settings.tls_enabled() || public_url.starts_with("https://"),
+        cors_allowed_origins: auth.cors_allowed_origins.clone(),
+        rate_limits: RateLimits {
+            anonymous_per_minute: auth.rate_limit_anonymous_per_minute,
+            anonymous_burst: burst(auth.rate_limit_anonymous_per_minute, defaults.anonymous_burst, defaults.anonymous_per_minute),
+            authenticated_per_minute: auth.rate_limit_authenticated_per_minute,
+            authenticated_burst: burst(auth.rate_limit_authenticated_per_minute, defaults.authenticated_burst, defaults.authenticated_per_minute),
+            failed_auth_per_minute: auth.rate_limit_failed_auth_per_minute,
+            failed_auth_burst: burst(auth.rate_limit_failed_auth_per_minute, defaults.failed_auth_burst, defaults.failed_auth_per_minute),
+            ..defaults
+        },
+        trust_forwarded_for: auth.trust_forwarded_for,
+    }
+}
+
+/// The identity use cases, wired.
+struct Identity {
+    api_keys: Arc<ApiKeys>,
+    authenticator: Arc<Authenticator>,
+    sessions: Arc<Sessions>,
+    namespace_access: Arc<NamespaceAccess>,
+    audit: Arc<AuditLog>,
+    admin: Arc<IdentityAdmin>,
+    sso: Arc<SsoLogin>,
+    terraform_login: Arc<TerraformLogin>,
+}
+
+async fn identity(
+    settings: &Settings,
+    db: &SeaOrmDatabase,
+    clock: Arc<dyn Clock>,
+    public_url: &str,
+) -> anyhow::Result<Identity> {
+    let auth = &settings.auth;
+    let cache_ttl = Duration::from_secs(settings.api_key_cache_ttl_secs);
+    let secrets: Arc<dyn SecretGenerator> = Arc::new(RandomSecrets);
+    let api_keys = Arc::new(api_keys(settings, db)?);
+
+    let jwt_secret = crate::signing_key::resolve_jwt_secret(settings)?;
+    let codec: Arc<dyn SessionTokenCodec> = Arc::new(
+        JwtSessionCodec::new(jwt_secret.expose().as_bytes()).context("jwt_secret")?,
+    );
+    let sealer: Arc<dyn StateSealer> =
+        Arc::new(ChaChaStateSealer::new(jwt_secret.expose().as_bytes()).context("jwt_secret")?);
+    let sessions = Arc::new(Sessions::new(
+        codec,
+        Arc::new(db.revoked_session_repository()),
+        secrets.clone(),
+        clock.clone(),
+        Duration::from_secs(auth.session_ttl_secs),
+        cache_ttl,
+    ));
+    let users: Arc<dyn UserRepository> = Arc::new(db.user_repository());
+    let memberships: Arc<dyn MembershipRepository> = Arc::new(db.membership_repository());
+    let organizations: Arc<dyn OrganizationRepository> = Arc::new(db.organization_repository());
+    let templates: Arc<dyn RoleTemplateRepository> = Arc::new(db.role_template_repository());
+    let namespaces: Arc<dyn NamespaceRepository> = Arc::new(db.namespace_repository());
+
+    let authenticator = Arc::new(Authenticator::new(
+        api_keys.clone(),
+        sessions.clone(),
+        users.clone(),
+        memberships.clone(),
+        cache_ttl,
+    ));
+    let namespace_access = Arc::new(NamespaceAccess::new(
+        namespaces.clone(),
+        Duration::from_secs(settings.read_cache_ttl_secs),
+        auth.anonymous_read,
+    ));
+    let audit = Arc::new(AuditLog::new(Arc::new(db.audit_repository()), clock.clone()));
+    let admin = Arc::new(IdentityAdmin::new(
+        organizations.clone(),
+        users.clone(),
+        templates.clone(),
+        memberships.clone(),
+        namespaces,
+        api_keys.clone(),
+        authenticator.clone(),
+        namespace_access.clone(),
+        clock.clone(),
+    ));
+    let providers = crate::sso::providers(auth, public_url).await?;
+    let sso = Arc::new(SsoLogin::new(
+        providers,
+        sealer,
+        users,
+        organizations,
+        templates,
+        memberships,
+        clock.clone(),
+        SsoPolicy {
+            bootstrap_admins: auth.bootstrap_admins.clone(),
+            group_mappings: auth
+                .group_mappings
+                .iter()
+                .map(|m| GroupMapping {
+                    group: m.group.clone(),
+                    organization: m.organization.clone(),
+                    role: m.role.clone(),
+                })
+                .collect(),
+            default_role: auth.default_role.clone(),
+        },
+    ));
+    let terraform_login = Arc::new(TerraformLogin::new(
+        Arc::new(db.login_code_repository()),
+        api_keys.clone(),
+        authenticator.clone(),
+        secrets,
+        clock,
+        TerraformLoginSettings {
+            ports: auth.terraform_login_ports.0..auth.terraform_login_ports.1,
+            token_lifetime: chrono::Duration::days(i64::from(auth.terraform_login_token_ttl_days)),
+        },
+    ));
+    Ok(Identity {
+        api_keys,
+        authenticator,
+        sessions,
+        namespace_access,
+        audit,
+        admin,
+        sso,
+        terraform_login,
     })
 }
 

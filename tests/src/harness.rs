@@ -180,12 +180,32 @@ impl TestRegistry {
         }
     }
 
+    /// GET with the test key (reads need a credential unless anonymous read is on).
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET without any credential.
+    pub async fn get_anonymous(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// CLI configuration `credentials` blocks giving terraform `token` for both hosts
+    /// the tests use (1.0.x does not read `TF_TOKEN_*`).
+    pub fn credentials_hcl(&self, token: &str) -> String {
+        [self.module_host(), self.provider_host()]
+            .iter()
+            .map(|host| format!("credentials \"{host}\" {{\n  token = \"{token}\"\n}}\n"))
+            .collect()
     }
 
     /// GET and parse JSON (panics when the body is not JSON).

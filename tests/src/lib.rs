@@ -15,6 +15,7 @@ pub mod archives;
 pub mod blobs;
 pub mod ca;
 pub mod harness;
+pub mod oidc;
 pub mod postgres;
 pub mod provider;
 pub mod terraform;

@@ -34,6 +34,8 @@ async fn init_installs_module_and_signed_provider(postgres: bool) {
         "an RSA key suits every terraform: {published}"
     );
 
+    // Anonymous read is off (the default): terraform needs a credential.
+    let read_token = reg.key_with_scopes("modules:read,providers:read").await;
     let ca = reg.ca.as_ref().expect("TLS registry has a CA");
     let tf = Terraform::new(ca.ca_file());
     for bin in &bins {
@@ -62,11 +64,31 @@ terraform {{
         )
         .expect("write main.tf");
 
+        let ctx = format!("{version} ({}) on {}", bin.display(), db_name(postgres));
+
+        // Read protection: without a credential, init is refused.
+        let anonymous = tempfile::tempdir().expect("workdir");
+        std::fs::copy(work.path().join("main.tf"), anonymous.path().join("main.tf"))
+            .expect("copy main.tf");
+        let refused = tf
+            .run(bin, anonymous.path(), &["init", "-input=false", "-no-color"], "")
+            .await
+            .expect("run terraform init without credentials");
+        assert!(
+            !refused.success() && refused.combined().contains("401"),
+            "{ctx}: init without credentials must fail with 401:\n{}",
+            refused.combined()
+        );
+
         let out = tf
-            .run(bin, work.path(), &["init", "-input=false", "-no-color"], "")
+            .run(
+                bin,
+                work.path(),
+                &["init", "-input=false", "-no-color"],
+                &reg.credentials_hcl(&read_token),
+            )
             .await
             .expect("run terraform init");
-        let ctx = format!("{version} ({}) on {}", bin.display(), db_name(postgres));
         assert!(
             out.success(),
             "terraform init failed, {ctx}:\n{}",
@@ -123,7 +145,12 @@ terraform {{
 
         // A second init with the lock file in place still succeeds.
         let again = tf
-            .run(bin, work.path(), &["init", "-input=false", "-no-color"], "")
+            .run(
+                bin,
+                work.path(),
+                &["init", "-input=false", "-no-color"],
+                &reg.credentials_hcl(&read_token),
+            )
             .await
             .expect("run terraform init again");
         assert!(again.success(), "second init, {ctx}:\n{}", again.combined());

@@ -1,12 +1,16 @@
-//! Helpers shared by the repositories: write transactions, namespace rows, LIKE patterns.
+//! Helpers shared by the repositories: write transactions, namespace rows, LIKE patterns,
+//! scope lists.
+
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
-use tfr_core::Namespace;
+use tfr_core::{Namespace, Scope, ScopeSet};
 use tfr_ports::driven::RepoError;
 use uuid::Uuid;
 
@@ -25,10 +29,12 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
     .map_err(db_err)
 }
 
-/// The namespace row for `ns`, created (with `ns`'s display case) when missing.
+/// The namespace row for `ns`, created (with `ns`'s display case, in `organization`, not
+/// public) when missing; an existing namespace keeps its organization.
 pub(crate) async fn ensure_namespace(
     txn: &impl ConnectionTrait,
     ns: &Namespace,
+    organization: Uuid,
     now: DateTime<Utc>,
 ) -> Result<namespace::Model, RepoError> {
     let key = ns.key();
@@ -37,6 +43,8 @@ pub(crate) async fn ensure_namespace(
         name: Set(ns.as_str().to_string()),
         name_key: Set(key.clone()),
         created_at: Set(now),
+        organization_id: Set(organization),
+        public: Set(false),
     })
     .on_conflict_do_nothing_on([namespace::Column::NameKey])
     .exec_without_returning(txn)
@@ -53,6 +61,14 @@ pub(crate) async fn ensure_namespace(
                 format!("namespace {key:?} vanished after insert"),
             )
         })
+}
+
+/// Read protection on a query joined with `namespaces`: owned by one of `organizations`,
+/// or public. An empty list leaves only public namespaces.
+pub(crate) fn visible_in(organizations: &[Uuid]) -> Condition {
+    Condition::any()
+        .add(namespace::Column::OrganizationId.is_in(organizations.iter().copied()))
+        .add(namespace::Column::Public.eq(true))
 }
 
 /// A case-insensitive substring pattern: lower-cased, with `%`, `_` and `\` escaped.
@@ -86,4 +102,32 @@ pub(crate) fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
         Ord::min(offset, max),
         Ord::min(limit.saturating_add(1), max),
     )
+}
+
+/// A scope set as stored: a JSON array of scope strings.
+pub(crate) fn scopes_to_json(
+    table: &'static str,
+    scopes: &ScopeSet,
+) -> Result<serde_json::Value, RepoError> {
+    serde_json::to_value(scopes.to_strings()).map_err(|e| corrupt(table, e.to_string()))
+}
+
+/// A stored scope list. A scope this build no longer knows is dropped (with a warning)
+/// rather than making the row unreadable: its holder simply loses it.
+pub(crate) fn scopes_from_json(
+    table: &'static str,
+    id: Uuid,
+    value: serde_json::Value,
+) -> Result<ScopeSet, RepoError> {
+    let names: Vec<String> =
+        serde_json::from_value(value).map_err(|e| corrupt(table, e.to_string()))?;
+    Ok(ScopeSet::new(names.iter().filter_map(
+        |name| match Scope::from_str(name) {
+            Ok(scope) => Some(scope),
+            Err(_) => {
+                tracing::warn!(table, %id, scope = %name, "ignoring unknown stored scope");
+                None
+            }
+        },
+    )))
 }

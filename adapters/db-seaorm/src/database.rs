@@ -9,7 +9,12 @@ use tfr_migrations::{Migrator, MigratorTrait};
 use tfr_ports::driven::{DatabaseHealth, RepoError};
 
 use crate::error::db_err;
-use crate::{SeaOrmApiKeyRepository, SeaOrmModuleRepository, SeaOrmProviderRepository};
+use crate::{
+    SeaOrmApiKeyRepository, SeaOrmAuditRepository, SeaOrmLoginCodeRepository,
+    SeaOrmMembershipRepository, SeaOrmModuleRepository, SeaOrmNamespaceRepository,
+    SeaOrmOrganizationRepository, SeaOrmProviderRepository, SeaOrmRevokedSessionRepository,
+    SeaOrmRoleTemplateRepository, SeaOrmUserRepository,
+};
 
 /// Pool sizes and timeouts; the defaults suit a small registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +126,38 @@ impl SeaOrmDatabase {
 
     pub fn api_key_repository(&self) -> SeaOrmApiKeyRepository {
         SeaOrmApiKeyRepository::new(self.conn.clone())
+    }
+
+    pub fn organization_repository(&self) -> SeaOrmOrganizationRepository {
+        SeaOrmOrganizationRepository::new(self.conn.clone())
+    }
+
+    pub fn user_repository(&self) -> SeaOrmUserRepository {
+        SeaOrmUserRepository::new(self.conn.clone())
+    }
+
+    pub fn role_template_repository(&self) -> SeaOrmRoleTemplateRepository {
+        SeaOrmRoleTemplateRepository::new(self.conn.clone())
+    }
+
+    pub fn membership_repository(&self) -> SeaOrmMembershipRepository {
+        SeaOrmMembershipRepository::new(self.conn.clone())
+    }
+
+    pub fn namespace_repository(&self) -> SeaOrmNamespaceRepository {
+        SeaOrmNamespaceRepository::new(self.conn.clone())
+    }
+
+    pub fn audit_repository(&self) -> SeaOrmAuditRepository {
+        SeaOrmAuditRepository::new(self.conn.clone())
+    }
+
+    pub fn revoked_session_repository(&self) -> SeaOrmRevokedSessionRepository {
+        SeaOrmRevokedSessionRepository::new(self.conn.clone())
+    }
+
+    pub fn login_code_repository(&self) -> SeaOrmLoginCodeRepository {
+        SeaOrmLoginCodeRepository::new(self.conn.clone())
     }
 
     /// Closes the pool, waiting for connections to be returned.

@@ -1,5 +1,6 @@
-//! sea-orm errors to `RepoError`: unique violations become `Conflict`, lost or busy
-//! connections `Unavailable`, everything else `Internal` with its cause.
+//! sea-orm errors to `RepoError`: unique and foreign-key violations become `Conflict`
+//! (the row clashes with, or depends on, other rows), lost or busy connections
+//! `Unavailable`, everything else `Internal` with its cause.
 
 use std::ops::Deref;
 
@@ -23,8 +24,12 @@ pub(crate) fn corrupt(table: &'static str, detail: impl Into<String>) -> RepoErr
 
 /// Maps any sea-orm error.
 pub(crate) fn db_err(err: DbErr) -> RepoError {
-    if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
-        return RepoError::Conflict(detail);
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(detail)) => return RepoError::Conflict(detail),
+        Some(SqlErr::ForeignKeyConstraintViolation(detail)) => {
+            return RepoError::Conflict(format!("referenced or referencing row: {detail}"));
+        }
+        _ => {}
     }
     if is_unavailable(&err) {
         return RepoError::Unavailable(err.to_string());
@@ -34,9 +39,17 @@ pub(crate) fn db_err(err: DbErr) -> RepoError {
 
 /// Maps an error where a unique violation has a known meaning for the caller.
 pub(crate) fn db_err_conflict(err: DbErr, what: impl FnOnce() -> String) -> RepoError {
-    match db_err(err) {
-        RepoError::Conflict(_) => RepoError::Conflict(what()),
-        other => other,
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => RepoError::Conflict(what()),
+        _ => db_err(err),
+    }
+}
+
+/// Maps an error where a foreign-key violation means "still referenced" (a delete).
+pub(crate) fn db_err_in_use(err: DbErr, what: impl FnOnce() -> String) -> RepoError {
+    match err.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => RepoError::Conflict(what()),
+        _ => db_err(err),
     }
 }
 

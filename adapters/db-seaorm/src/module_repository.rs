@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::common::{
     begin_write, contains_pattern, ensure_namespace, lower_like, page_bounds, search_term,
+    visible_in,
 };
 use crate::entities::{module, module_version, module_version_summary as summary, namespace};
 use crate::error::{corrupt, db_err, db_err_conflict, to_i64, to_u64};
@@ -157,7 +158,13 @@ impl ModuleRepository for SeaOrmModuleRepository {
         new: NewModuleVersion,
     ) -> Result<ModuleVersionRecord, RepoError> {
         let txn = begin_write(&self.db).await?;
-        let ns = ensure_namespace(&txn, &new.address.namespace, new.published_at).await?;
+        let ns = ensure_namespace(
+            &txn,
+            &new.address.namespace,
+            new.namespace_organization,
+            new.published_at,
+        )
+        .await?;
         let module = ensure_module(&txn, &ns, &new).await?;
         let row = module_version::Model {
             id: new.id,
@@ -278,6 +285,9 @@ impl ModuleRepository for SeaOrmModuleRepository {
         }
         if let Some(name) = &query.name {
             select = select.filter(module::Column::NameKey.eq(name.to_ascii_lowercase()));
+        }
+        if let Some(organizations) = &query.organizations {
+            select = select.filter(visible_in(organizations));
         }
         if let Some(system) = &query.system {
             select = select.filter(module::Column::System.eq(system.as_str()));

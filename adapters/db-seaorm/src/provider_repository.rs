@@ -16,7 +16,9 @@ use tfr_ports::driven::{
 };
 use uuid::Uuid;
 
-use crate::common::{begin_write, contains_pattern, ensure_namespace, page_bounds, search_term};
+use crate::common::{
+    begin_write, contains_pattern, ensure_namespace, page_bounds, search_term, visible_in,
+};
 use crate::entities::{namespace, provider, provider_platform, provider_version, signing_key};
 use crate::error::{corrupt, db_err, db_err_conflict, to_i64};
 use crate::provider_rows::{assemble, key_record, load_platforms, provider_record, version_record};
@@ -149,7 +151,13 @@ impl ProviderRepository for SeaOrmProviderRepository {
     ) -> Result<ProviderVersionRecord, RepoError> {
         const T: &str = "provider_versions";
         let txn = begin_write(&self.db).await?;
-        let ns = ensure_namespace(&txn, &new.address.namespace, new.published_at).await?;
+        let ns = ensure_namespace(
+            &txn,
+            &new.address.namespace,
+            new.namespace_organization,
+            new.published_at,
+        )
+        .await?;
         let provider = ensure_provider(&txn, &ns, &new).await?;
         let key = ensure_signing_key(&txn, &ns, &new).await?;
         let protocols =
@@ -305,6 +313,9 @@ impl ProviderRepository for SeaOrmProviderRepository {
         let mut select = provider::Entity::find().find_also_related(namespace::Entity);
         if let Some(ns) = &query.namespace {
             select = select.filter(namespace::Column::NameKey.eq(ns.to_ascii_lowercase()));
+        }
+        if let Some(organizations) = &query.organizations {
+            select = select.filter(visible_in(organizations));
         }
         if let Some(term) = search_term(&query.search) {
             select = select.filter(

@@ -1,12 +1,11 @@
-//! Every repository contract on real SQLite (a temp file) and real PostgreSQL (a fresh
-//! database per test), plus migration and health checks.
+//! The catalog repository contracts on real SQLite (a temp file) and real PostgreSQL (a
+//! fresh database per test), plus migration, health and concurrency checks. The identity,
+//! API key, audit and session contracts are in `identity.rs`.
 
 mod common;
 
 use tfr_ports::driven::DatabaseHealth;
-use tfr_ports::testkit::repos::{
-    api_key_repository_contract, module_repository_contract, provider_repository_contract,
-};
+use tfr_ports::testkit::repos::{module_repository_contract, provider_repository_contract};
 
 #[tokio::test]
 async fn sqlite_module_repository_contract() {
@@ -21,12 +20,6 @@ async fn sqlite_provider_repository_contract() {
 }
 
 #[tokio::test]
-async fn sqlite_api_key_repository_contract() {
-    let t = common::sqlite(true).await;
-    api_key_repository_contract(&t.db.api_key_repository()).await;
-}
-
-#[tokio::test]
 async fn postgres_module_repository_contract() {
     let t = common::postgres(true).await;
     module_repository_contract(&t.db.module_repository()).await;
@@ -36,12 +29,6 @@ async fn postgres_module_repository_contract() {
 async fn postgres_provider_repository_contract() {
     let t = common::postgres(true).await;
     provider_repository_contract(&t.db.provider_repository()).await;
-}
-
-#[tokio::test]
-async fn postgres_api_key_repository_contract() {
-    let t = common::postgres(true).await;
-    api_key_repository_contract(&t.db.api_key_repository()).await;
 }
 
 async fn check_migrate_and_ready(db: &tfr_db_seaorm::SeaOrmDatabase) {
@@ -110,6 +97,7 @@ fn new_version(version: &str) -> NewModuleVersion {
         sha256: "00".repeat(32),
         published_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("time"),
         published_by: None,
+        namespace_organization: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
     }
 }
 

@@ -8,12 +8,15 @@ mod access;
 mod api;
 mod auth;
 mod cookies;
+mod cors;
 mod detached;
 mod error;
 mod files;
 mod middleware;
 mod payload;
+mod rate_limit;
 mod render_memo;
+mod security_headers;
 mod state;
 mod upload;
 
@@ -21,8 +24,11 @@ use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+pub use cors::CorsPolicy;
 pub use error::ErrorBody;
-pub use state::AppState;
+pub use rate_limit::{RateLimit, RateLimits};
+pub use security_headers::{CspNonce, HttpSecurity, SecurityHeaders};
+pub use state::{AppState, WebSettings};
 
 const API_TITLE: &str = "tfr";
 const API_DESCRIPTION: &str = "A private Terraform registry: the Module Registry Protocol, the Provider Registry Protocol, and tfr's publishing API.";
@@ -60,9 +66,15 @@ pub fn openapi_json() -> String {
     serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
-/// The whole HTTP application: routes plus the middleware chain, outermost first:
-/// request id, access log, security headers, JSON errors, authentication, RBAC, audit.
+/// [`build_with`] the default [`HttpSecurity`].
 pub fn build(state: AppState) -> BoxEndpoint<'static> {
+    build_with(state, HttpSecurity::default())
+}
+
+/// The whole HTTP application: routes plus the middleware chain, outermost first:
+/// request id, access log, JSON errors, security headers, CORS, rate limiting,
+/// authentication, RBAC, audit.
+pub fn build_with(state: AppState, security: HttpSecurity) -> BoxEndpoint<'static> {
     let service = service();
     let docs = service.swagger_ui();
     let spec = openapi_json();
@@ -84,8 +96,13 @@ pub fn build(state: AppState) -> BoxEndpoint<'static> {
         .with(access::AuditTrail(state.clone()))
         .with(access::Authorize(state.clone()))
         .with(access::Authenticate(state))
+        .with(RateLimit::new(
+            &security.rate_limits,
+            security.trust_forwarded_for,
+        ))
+        .with(CorsPolicy::new(&security.cors_allowed_origins))
+        .with(SecurityHeaders::new(security.tls))
         .with(middleware::JsonErrors)
-        .with(middleware::SecurityHeaders)
         .with(middleware::AccessLog)
         .with(poem::middleware::RequestId::default().reuse_id(poem::middleware::ReuseId::Use))
         .boxed()

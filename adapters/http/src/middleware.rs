@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP concerns: request ids, access logs, security headers, and turning
-//! every error (ours, poem's, poem-openapi's) into the JSON error body.
+//! Cross-cutting HTTP concerns: request ids, access logs, and turning every error (ours,
+//! poem's, poem-openapi's) into the JSON error body. Security headers, CORS and rate
+//! limiting have their own modules.
 
 use std::time::Instant;
 
@@ -70,40 +71,6 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Ok(resp)
-    }
-}
-
-/// Headers every response carries, errors included.
-pub struct SecurityHeaders;
-
-impl<E: Endpoint> Middleware<E> for SecurityHeaders {
-    type Output = SecurityHeadersEndpoint<E>;
-    fn transform(&self, ep: E) -> Self::Output {
-        SecurityHeadersEndpoint(ep)
-    }
-}
-
-pub struct SecurityHeadersEndpoint<E>(E);
-
-impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> Result<Self::Output> {
-        let mut resp = match self.0.call(req).await {
-            Ok(resp) => resp.into_response(),
-            Err(err) => err.into_response(),
-        };
-        let headers = resp.headers_mut();
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-        headers
-            .entry(header::CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
         Ok(resp)
     }
 }

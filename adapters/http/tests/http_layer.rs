@@ -1,128 +1,28 @@
 //! The HTTP layer in isolation (poem TestClient over the testkit fakes): status codes,
 //! the one JSON error shape, headers, and authentication before any body is read.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use async_trait::async_trait;
 use poem::http::StatusCode;
-use poem::test::TestClient;
-use tfr_core::{ArchiveLimits, Scope, ScopeSet};
-use tfr_http::{AppState, build};
-use tfr_ports::driven::{BlobStore, DatabaseHealth, RepoError};
-use tfr_ports::service::{
-    ApiKeys, CatalogCache, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
-    ModuleCatalog, ProviderCatalog, PublishModule, PublishProvider,
-};
-use tfr_ports::testkit::ManualClock;
-use tfr_ports::testkit::blob::InMemoryBlobStore;
-use tfr_ports::testkit::fakes::{StubArchiveInspector, StubSignatureVerifier};
-use tfr_ports::testkit::repos::{
-    InMemoryApiKeyRepository, InMemoryModuleRepository, InMemoryProviderRepository,
-};
-use tfr_ports::testkit::security::{FakeUrlSigner, PlainHasher, SequentialSecrets};
+use tfr_core::Scope;
 
-/// Readiness that the test decides.
-struct Health(bool);
+use common::{Options, TestApp};
 
-#[async_trait]
-impl DatabaseHealth for Health {
-    async fn ready(&self) -> Result<(), RepoError> {
-        if self.0 {
-            Ok(())
-        } else {
-            Err(RepoError::Unavailable("connection refused".into()))
-        }
-    }
+/// The registry as a Terraform client sees it: anonymous read on.
+fn fixture(ready: bool) -> TestApp {
+    TestApp::with(Options {
+        ready,
+        anonymous_read: true,
+        ..Options::default()
+    })
 }
 
-struct Fixture {
-    state: AppState,
-    _staging: tempfile::TempDir,
+async fn key(f: &TestApp, scopes: &[Scope]) -> String {
+    f.system_key(scopes).await
 }
 
-fn fixture(ready: bool) -> Fixture {
-    let clock = Arc::new(ManualClock::default());
-    let blobs = Arc::new(InMemoryBlobStore::new());
-    let modules = Arc::new(InMemoryModuleRepository::new());
-    let providers = Arc::new(InMemoryProviderRepository::new());
-    let inspector = Arc::new(StubArchiveInspector::new());
-    let links = Arc::new(DownloadLinks::new(
-        blobs.clone(),
-        Arc::new(FakeUrlSigner),
-        clock.clone(),
-        Duration::from_secs(300),
-        None,
-    ));
-    let cache = Arc::new(CatalogCache::new(Duration::from_secs(5)));
-    let staging = tempfile::tempdir().expect("staging dir");
-    let limits = ArchiveLimits {
-        max_archive_bytes: 1024,
-        ..ArchiveLimits::default()
-    };
-    let state = AppState {
-        module_catalog: Arc::new(ModuleCatalog::new(
-            modules.clone(),
-            links.clone(),
-            cache.clone(),
-        )),
-        provider_catalog: Arc::new(ProviderCatalog::new(
-            providers.clone(),
-            links.clone(),
-            cache.clone(),
-        )),
-        publish_module: Arc::new(PublishModule::new(
-            modules.clone(),
-            blobs.clone(),
-            inspector.clone(),
-            clock.clone(),
-            limits,
-            cache.clone(),
-        )),
-        publish_provider: Arc::new(PublishProvider::new(
-            providers.clone(),
-            blobs.clone(),
-            inspector,
-            Arc::new(StubSignatureVerifier),
-            clock.clone(),
-            limits,
-            cache.clone(),
-        )),
-        delete_module: Arc::new(DeleteModuleVersion::new(
-            modules,
-            blobs.clone(),
-            cache.clone(),
-        )),
-        delete_provider: Arc::new(DeleteProviderVersion::new(providers, blobs.clone(), cache)),
-        api_keys: Arc::new(ApiKeys::new(
-            Arc::new(InMemoryApiKeyRepository::new()),
-            Arc::new(PlainHasher),
-            Arc::new(SequentialSecrets::default()),
-            clock,
-        )),
-        links,
-        blobs: blobs as Arc<dyn BlobStore>,
-        health: Arc::new(Health(ready)),
-        staging_dir: PathBuf::from(staging.path()),
-    };
-    Fixture {
-        state,
-        _staging: staging,
-    }
-}
-
-async fn key(f: &Fixture, scopes: &[Scope]) -> String {
-    f.state
-        .api_keys
-        .create("test", ScopeSet::new(scopes.iter().copied()), None)
-        .await
-        .expect("create key")
-        .secret
-}
-
-fn client(f: &Fixture) -> TestClient<poem::endpoint::BoxEndpoint<'static>> {
-    TestClient::new(build(f.state.clone()))
+fn client(f: &TestApp) -> common::Client {
+    f.client()
 }
 
 async fn json(resp: poem::test::TestResponse) -> serde_json::Value {

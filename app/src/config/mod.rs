@@ -205,8 +205,12 @@ impl Settings {
             url_signing_key_file: None,
             bcrypt_cost: 4,
             log_format: LogFormat::Text,
+            // Tests that exercise rate limiting turn it on themselves.
             auth: AuthSettings {
                 jwt_secret: Some(Secret::new(crate::signing_key::random_key())),
+                rate_limit_anonymous_per_minute: 0,
+                rate_limit_authenticated_per_minute: 0,
+                rate_limit_failed_auth_per_minute: 0,
                 ..AuthSettings::default()
             },
         }

@@ -11,6 +11,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub name_key: String,
     pub created_at: DateTimeUtc,
+    /// The owning organization (no foreign key on SQLite; see the identity migration).
+    pub organization_id: Uuid,
+    /// Readable without a credential.
+    pub public: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

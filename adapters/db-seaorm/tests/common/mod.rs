@@ -3,6 +3,8 @@
 //! PostgreSQL: the admin URL is `TFR_TEST_POSTGRES_URL` when set, else
 //! `postgres://postgres@127.0.0.1:5432/postgres`. Each test creates
 //! `tfr_test_<uuid>` and drops it (`WITH (FORCE)`) when the guard goes, even on panic.
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
 
 use sea_orm::{ConnectionTrait, Database};
 use tempfile::TempDir;

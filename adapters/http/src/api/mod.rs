@@ -1,6 +1,8 @@
 //! One API area per file.
 
+mod admin;
 mod discovery;
+mod keys;
 mod modules;
 mod pagination;
 mod providers;
@@ -23,6 +25,11 @@ pub enum ApiTags {
     Publishing,
     /// Browser sign-in through SSO, sessions, and `terraform login`.
     SignIn,
+    /// The caller's own API keys.
+    Keys,
+    /// Administration: users, organizations, members, role templates, namespaces,
+    /// organization API keys and the audit log.
+    Admin,
 }
 
 pub type Apis = (
@@ -33,6 +40,8 @@ pub type Apis = (
     publish_providers::PublishProvidersApi,
     sign_in::SignInApi,
     terraform_login::TerraformLoginApi,
+    keys::KeysApi,
+    admin::AdminApis,
 );
 
 pub fn apis() -> Apis {
@@ -44,5 +53,7 @@ pub fn apis() -> Apis {
         publish_providers::PublishProvidersApi,
         sign_in::SignInApi,
         terraform_login::TerraformLoginApi,
+        keys::KeysApi,
+        admin::apis(),
     )
 }

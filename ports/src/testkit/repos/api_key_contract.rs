@@ -4,8 +4,9 @@ use chrono::Duration;
 use tfr_core::{Scope, ScopeSet};
 use uuid::Uuid;
 
-use super::at;
-use crate::driven::{ApiKeyRecord, ApiKeyRepository, KeyOwner, RepoError};
+use super::identity_fixtures::{org, user};
+use super::{IdentityRepos, at};
+use crate::driven::{ApiKeyRecord, KeyOwner, RepoError};
 
 fn api_key(name: &str, prefix: &str, scopes: &[Scope], secs: i64) -> ApiKeyRecord {
     ApiKeyRecord {
@@ -22,8 +23,15 @@ fn api_key(name: &str, prefix: &str, scopes: &[Scope], secs: i64) -> ApiKeyRecor
     }
 }
 
-/// The documented behaviour of [`ApiKeyRepository`], on an empty repository.
-pub async fn api_key_repository_contract(repo: &dyn ApiKeyRepository) {
+/// The documented behaviour of [`ApiKeyRepository`](crate::driven::ApiKeyRepository), on a
+/// fresh database (keys belong to users and organizations of the same database).
+pub async fn api_key_repository_contract(r: IdentityRepos<'_>) {
+    let repo = r.api_keys;
+    let alice = user("alice", 0);
+    r.users.insert(&alice).await.expect("user");
+    let platform = org("platform", 0);
+    r.organizations.insert(&platform).await.expect("org");
+
     let a = api_key(
         "ci",
         "tfr_abc123",
@@ -32,9 +40,13 @@ pub async fn api_key_repository_contract(repo: &dyn ApiKeyRepository) {
     );
     let b = ApiKeyRecord {
         expires_at: None,
+        owner: KeyOwner::User(alice.id),
         ..api_key("admin", "tfr_abc123", &[Scope::Admin], 60)
     };
-    let c = api_key("reader", "tfr_zzz999", &[], 120);
+    let c = ApiKeyRecord {
+        owner: KeyOwner::Organization(platform.id),
+        ..api_key("reader", "tfr_zzz999", &[], 120)
+    };
     for key in [&a, &b, &c] {
         repo.insert(key).await.expect("insert key");
     }
@@ -65,6 +77,19 @@ pub async fn api_key_repository_contract(repo: &dyn ApiKeyRepository) {
         vec![c.clone(), b.clone(), a.clone()],
         "newest first"
     );
+    for (owner, expected) in [
+        (KeyOwner::System, vec![a.clone()]),
+        (KeyOwner::User(alice.id), vec![b.clone()]),
+        (KeyOwner::Organization(platform.id), vec![c.clone()]),
+        (KeyOwner::User(platform.id), vec![]),
+        (KeyOwner::Organization(alice.id), vec![]),
+    ] {
+        assert_eq!(
+            repo.list(Some(owner)).await.expect("list by owner"),
+            expected,
+            "keys of {owner:?}"
+        );
+    }
 
     // Revocation keeps the key (the caller refuses it) and its first revocation time.
     assert!(repo.revoke(a.id, at(600)).await.expect("revoke"));
@@ -98,4 +123,52 @@ pub async fn api_key_repository_contract(repo: &dyn ApiKeyRepository) {
     assert_eq!(used.last_used_at, Some(at(800)));
     assert_eq!(used.revoked_at, None);
     assert!(used.scopes.allows(Scope::ProvidersWrite));
+    assert_eq!(used.owner, KeyOwner::User(alice.id));
+
+    check_rotate(r, &used, &revoked).await;
+}
+
+/// Rotation replaces prefix and hash of live keys only.
+async fn check_rotate(r: IdentityRepos<'_>, live: &ApiKeyRecord, revoked: &ApiKeyRecord) {
+    let repo = r.api_keys;
+    assert!(
+        repo.rotate(live.id, "tfr_new000", "$2b$12$new", at(1000))
+            .await
+            .expect("rotate")
+    );
+    let rotated = repo
+        .find_by_id(live.id)
+        .await
+        .expect("by id")
+        .expect("found");
+    assert_eq!(
+        rotated,
+        ApiKeyRecord {
+            prefix: "tfr_new000".into(),
+            key_hash: "$2b$12$new".into(),
+            ..live.clone()
+        },
+        "only the secret changes"
+    );
+    assert_eq!(
+        repo.find_by_prefix("tfr_new000").await.expect("by prefix"),
+        vec![rotated]
+    );
+    assert!(
+        !repo
+            .rotate(revoked.id, "tfr_new111", "$2b$12$x", at(1000))
+            .await
+            .expect("rotate revoked"),
+        "a revoked key is not rotated"
+    );
+    assert_eq!(
+        repo.find_by_id(revoked.id).await.expect("by id").as_ref(),
+        Some(revoked)
+    );
+    assert!(
+        !repo
+            .rotate(Uuid::now_v7(), "tfr_new222", "$2b$12$y", at(1000))
+            .await
+            .expect("rotate unknown")
+    );
 }

@@ -1,6 +1,6 @@
 //! `InMemoryApiKeyRepository`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,13 +9,26 @@ use uuid::Uuid;
 use super::lock;
 use crate::driven::{ApiKeyRecord, ApiKeyRepository, KeyOwner, RepoError};
 
-/// API keys in memory.
-#[derive(Debug, Default)]
-pub struct InMemoryApiKeyRepository(Mutex<Vec<ApiKeyRecord>>);
+/// API keys in memory. Clones share state (the identity fake reads which organizations
+/// still own keys).
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryApiKeyRepository(Arc<Mutex<Vec<ApiKeyRecord>>>);
 
 impl InMemoryApiKeyRepository {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether a live (not revoked) key belongs to `organization`.
+    pub(super) fn live_key_of(&self, organization: Uuid) -> bool {
+        lock(&self.0)
+            .iter()
+            .any(|k| k.owner == KeyOwner::Organization(organization) && k.revoked_at.is_none())
+    }
+
+    /// Drops the (revoked) keys of a deleted organization.
+    pub(super) fn remove_keys_of(&self, organization: Uuid) {
+        lock(&self.0).retain(|k| k.owner != KeyOwner::Organization(organization));
     }
 }
 

@@ -1,13 +1,12 @@
 //! `InMemoryModuleRepository`.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tfr_core::{ModuleAddress, ModuleVersion};
 use uuid::Uuid;
 
-use super::{lock, page, search_term, without_readme};
+use super::{InMemoryNamespaceRepository, lock, page, search_term, without_readme};
 use crate::driven::{
     ModuleListQuery, ModulePage, ModuleRecord, ModuleRepository, ModuleVersionRecord,
     ModuleWithVersions, NewModuleVersion, RepoError,
@@ -15,8 +14,6 @@ use crate::driven::{
 
 #[derive(Debug, Default)]
 struct ModuleState {
-    /// Namespace key -> display case as first published (shared, never removed).
-    namespaces: BTreeMap<String, String>,
     modules: Vec<(String, String, ModuleRecord)>,
     versions: Vec<ModuleVersionRecord>,
 }
@@ -42,13 +39,25 @@ impl ModuleState {
     }
 }
 
-/// Modules in memory, with the adapters' matching rules.
+/// Modules in memory, with the adapters' matching rules. Namespaces live in an
+/// [`InMemoryNamespaceRepository`] (its own, or one shared with other fakes).
 #[derive(Debug, Default)]
-pub struct InMemoryModuleRepository(Mutex<ModuleState>);
+pub struct InMemoryModuleRepository {
+    state: Mutex<ModuleState>,
+    namespaces: InMemoryNamespaceRepository,
+}
 
 impl InMemoryModuleRepository {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Modules whose namespaces are created in, and filtered by, `namespaces`.
+    pub fn with_namespaces(namespaces: &InMemoryNamespaceRepository) -> Self {
+        Self {
+            state: Mutex::default(),
+            namespaces: namespaces.clone(),
+        }
     }
 }
 
@@ -58,7 +67,7 @@ impl ModuleRepository for InMemoryModuleRepository {
         &self,
         new: NewModuleVersion,
     ) -> Result<ModuleVersionRecord, RepoError> {
-        let mut s = lock(&self.0);
+        let mut s = lock(&self.state);
         let version = new.version.to_string();
         if let Some(module) = s.module(&new.address)
             && s.versions
@@ -77,11 +86,14 @@ impl ModuleRepository for InMemoryModuleRepository {
             )));
         }
         let ns_key = new.address.namespace.key();
-        let ns_display = s
+        let ns_display = self
             .namespaces
-            .entry(ns_key.clone())
-            .or_insert_with(|| new.address.namespace.as_str().to_string())
-            .clone();
+            .ensure(
+                &new.address.namespace,
+                new.namespace_organization,
+                new.published_at,
+            )
+            .name;
         let module_id = match s.module(&new.address) {
             Some(m) => m.id,
             None => {
@@ -119,7 +131,7 @@ impl ModuleRepository for InMemoryModuleRepository {
         &self,
         address: &ModuleAddress,
     ) -> Result<Option<ModuleWithVersions>, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         Ok(s.module(address).map(|m| ModuleWithVersions {
             module: m.clone(),
             versions: s.versions_of(m.id),
@@ -131,7 +143,7 @@ impl ModuleRepository for InMemoryModuleRepository {
         address: &ModuleAddress,
         version: &ModuleVersion,
     ) -> Result<Option<(ModuleRecord, ModuleVersionRecord)>, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         let version = version.to_string();
         Ok(s.module(address).and_then(|m| {
             s.versions
@@ -142,7 +154,7 @@ impl ModuleRepository for InMemoryModuleRepository {
     }
 
     async fn delete_version(&self, version_id: Uuid) -> Result<bool, RepoError> {
-        let mut s = lock(&self.0);
+        let mut s = lock(&self.state);
         let Some(pos) = s.versions.iter().position(|v| v.id == version_id) else {
             return Ok(false);
         };
@@ -154,7 +166,7 @@ impl ModuleRepository for InMemoryModuleRepository {
     }
 
     async fn list(&self, query: &ModuleListQuery) -> Result<ModulePage, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         let term = search_term(&query.search);
         let mut rows: Vec<&(String, String, ModuleRecord)> = s
             .modules
@@ -169,6 +181,7 @@ impl ModuleRepository for InMemoryModuleRepository {
                         .as_ref()
                         .is_none_or(|q| q.to_ascii_lowercase() == *name)
                     && query.system.as_ref().is_none_or(|q| *q == m.system)
+                    && self.namespaces.visible(ns, query.organizations.as_deref())
                     && term.as_ref().is_none_or(|t| {
                         ns.contains(t.as_str())
                             || name.contains(t.as_str())
@@ -194,7 +207,7 @@ impl ModuleRepository for InMemoryModuleRepository {
     }
 
     async fn record_downloads(&self, version_id: Uuid, count: u64) -> Result<(), RepoError> {
-        let mut s = lock(&self.0);
+        let mut s = lock(&self.state);
         if let Some(v) = s.versions.iter_mut().find(|v| v.id == version_id) {
             v.downloads += count;
         }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tfr_core::{Platform, ProviderAddress, ProviderVersion};
 use uuid::Uuid;
 
-use super::{lock, page, search_term};
+use super::{InMemoryNamespaceRepository, lock, page, search_term};
 use crate::driven::{
     NewProviderVersion, ProviderListQuery, ProviderPage, ProviderPlatformRecord, ProviderRecord,
     ProviderRepository, ProviderVersionRecord, ProviderWithVersions, RepoError, SigningKeyRecord,
@@ -39,12 +39,24 @@ impl ProviderState {
 }
 
 /// Providers in memory. Records report the namespace in lower case, like the adapters.
+/// Namespaces live in an [`InMemoryNamespaceRepository`] (its own, or a shared one).
 #[derive(Debug, Default)]
-pub struct InMemoryProviderRepository(Mutex<ProviderState>);
+pub struct InMemoryProviderRepository {
+    state: Mutex<ProviderState>,
+    namespaces: InMemoryNamespaceRepository,
+}
 
 impl InMemoryProviderRepository {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Providers whose namespaces are created in, and filtered by, `namespaces`.
+    pub fn with_namespaces(namespaces: &InMemoryNamespaceRepository) -> Self {
+        Self {
+            state: Mutex::default(),
+            namespaces: namespaces.clone(),
+        }
     }
 }
 
@@ -54,7 +66,7 @@ impl ProviderRepository for InMemoryProviderRepository {
         &self,
         new: NewProviderVersion,
     ) -> Result<ProviderVersionRecord, RepoError> {
-        let mut s = lock(&self.0);
+        let mut s = lock(&self.state);
         let version = new.version.to_string();
         let conflict = || {
             RepoError::Conflict(format!(
@@ -77,6 +89,11 @@ impl ProviderRepository for InMemoryProviderRepository {
             return Err(conflict());
         }
         let ns = new.address.namespace.key();
+        self.namespaces.ensure(
+            &new.address.namespace,
+            new.namespace_organization,
+            new.published_at,
+        );
         let provider_id = match s.provider(&new.address) {
             Some(p) => p.id,
             None => {
@@ -156,7 +173,7 @@ impl ProviderRepository for InMemoryProviderRepository {
         &self,
         address: &ProviderAddress,
     ) -> Result<Option<ProviderWithVersions>, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         Ok(s.provider(address).map(|p| ProviderWithVersions {
             provider: p.clone(),
             versions: s.versions_of(p.id),
@@ -168,7 +185,7 @@ impl ProviderRepository for InMemoryProviderRepository {
         address: &ProviderAddress,
         version: &ProviderVersion,
     ) -> Result<Option<ProviderVersionRecord>, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         let version = version.to_string();
         Ok(s.provider(address).and_then(|p| {
             s.versions
@@ -179,7 +196,7 @@ impl ProviderRepository for InMemoryProviderRepository {
     }
 
     async fn delete_version(&self, version_id: Uuid) -> Result<bool, RepoError> {
-        let mut s = lock(&self.0);
+        let mut s = lock(&self.state);
         let Some(pos) = s.versions.iter().position(|v| v.id == version_id) else {
             return Ok(false);
         };
@@ -191,7 +208,7 @@ impl ProviderRepository for InMemoryProviderRepository {
     }
 
     async fn list(&self, query: &ProviderListQuery) -> Result<ProviderPage, RepoError> {
-        let s = lock(&self.0);
+        let s = lock(&self.state);
         let term = search_term(&query.search);
         let mut rows: Vec<&ProviderRecord> = s
             .providers
@@ -201,6 +218,9 @@ impl ProviderRepository for InMemoryProviderRepository {
                     .namespace
                     .as_ref()
                     .is_none_or(|q| q.to_ascii_lowercase() == p.namespace)
+                    && self
+                        .namespaces
+                        .visible(&p.namespace, query.organizations.as_deref())
                     && term.as_ref().is_none_or(|t| {
                         p.namespace.contains(t.as_str()) || p.provider_type.contains(t.as_str())
                     })

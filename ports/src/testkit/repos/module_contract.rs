@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{at, without_readme};
 use crate::driven::{ModuleListQuery, ModulePage, ModuleRepository, NewModuleVersion, RepoError};
 
-fn maddr(ns: &str, name: &str, system: &str) -> ModuleAddress {
+pub(super) fn maddr(ns: &str, name: &str, system: &str) -> ModuleAddress {
     ModuleAddress::parse(ns, name, system).expect("valid module address")
 }
 
@@ -14,7 +14,7 @@ fn mver(v: &str) -> ModuleVersion {
     ModuleVersion::parse(v).expect("valid module version")
 }
 
-fn new_module(
+pub(super) fn new_module(
     address: &ModuleAddress,
     version: &str,
     description: Option<&str>,
@@ -38,7 +38,7 @@ fn new_module(
     }
 }
 
-fn names(page: &ModulePage) -> Vec<String> {
+pub(super) fn names(page: &ModulePage) -> Vec<String> {
     page.items
         .iter()
         .map(|m| {
@@ -51,7 +51,7 @@ fn names(page: &ModulePage) -> Vec<String> {
         .collect()
 }
 
-fn mquery(f: impl FnOnce(&mut ModuleListQuery)) -> ModuleListQuery {
+pub(super) fn mquery(f: impl FnOnce(&mut ModuleListQuery)) -> ModuleListQuery {
     let mut q = ModuleListQuery {
         limit: 100,
         ..ModuleListQuery::default()

@@ -9,11 +9,11 @@ use crate::driven::{
     ProviderRepository, ProviderVersionRecord, RepoError,
 };
 
-fn paddr(ns: &str, ty: &str) -> ProviderAddress {
+pub(super) fn paddr(ns: &str, ty: &str) -> ProviderAddress {
     ProviderAddress::parse(ns, ty).expect("valid provider address")
 }
 
-fn signing_key(fingerprint: &str) -> NewSigningKey {
+pub(super) fn signing_key(fingerprint: &str) -> NewSigningKey {
     NewSigningKey {
         id: Uuid::now_v7(),
         key_id: fingerprint[fingerprint.len().saturating_sub(16)..].to_string(),
@@ -24,7 +24,7 @@ fn signing_key(fingerprint: &str) -> NewSigningKey {
     }
 }
 
-fn new_provider(
+pub(super) fn new_provider(
     address: &ProviderAddress,
     version: &str,
     key: NewSigningKey,
@@ -65,14 +65,14 @@ fn new_provider(
     }
 }
 
-fn provider_names(page: &ProviderPage) -> Vec<String> {
+pub(super) fn provider_names(page: &ProviderPage) -> Vec<String> {
     page.items
         .iter()
         .map(|p| format!("{}/{}", p.provider.namespace, p.provider.provider_type))
         .collect()
 }
 
-fn pquery(f: impl FnOnce(&mut ProviderListQuery)) -> ProviderListQuery {
+pub(super) fn pquery(f: impl FnOnce(&mut ProviderListQuery)) -> ProviderListQuery {
     let mut q = ProviderListQuery {
         limit: 100,
         ..ProviderListQuery::default()
