@@ -69,6 +69,7 @@ impl World {
             format: ArchiveFormat::TarGz,
             archive: staged(version.as_bytes()),
             published_by: None,
+            organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
         })
         .await
         .unwrap();
@@ -90,6 +91,7 @@ impl World {
                 sha256: "00".repeat(32),
                 published_at: chrono::Utc::now(),
                 published_by: None,
+                namespace_organization: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
             })
             .await
             .unwrap();

@@ -184,6 +184,7 @@ fn provider_upload() -> ProviderUpload {
         protocols: None,
         manifest: None,
         published_by: None,
+        organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
     }
 }
 
@@ -261,6 +262,7 @@ async fn module_publish_with_database_failing_removes_its_blob() {
             format: ArchiveFormat::TarGz,
             archive: staged(b"archive bytes"),
             published_by: None,
+            organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
         })
         .await
         .expect_err("database failure must fail the publish");
@@ -289,6 +291,7 @@ async fn module_publish_with_storage_down_stores_no_row() {
             format: ArchiveFormat::TarGz,
             archive: staged(b"archive bytes"),
             published_by: None,
+            organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
         })
         .await
         .expect_err("storage failure must fail the publish");

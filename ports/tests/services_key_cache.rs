@@ -63,6 +63,7 @@ fn world() -> World {
 async fn new_key(w: &World, expires_in: Option<chrono::Duration>) -> String {
     w.keys
         .create(
+            tfr_ports::driven::KeyOwner::System,
             "ci",
             ScopeSet::new([Scope::ModulesRead]),
             expires_in.map(|d| w.clock.now() + d),
@@ -105,7 +106,7 @@ async fn revoking_here_takes_effect_at_once() {
     let w = world();
     let key = new_key(&w, None).await;
     let principal = w.keys.authenticate(&key).await.unwrap().unwrap();
-    w.keys.revoke(&principal.key_id.to_string()).await.unwrap();
+    w.keys.revoke(&principal.id.to_string()).await.unwrap();
     assert!(w.keys.authenticate(&key).await.unwrap().is_none());
 }
 
@@ -115,10 +116,7 @@ async fn revoking_on_another_replica_takes_effect_within_the_ttl() {
     let key = new_key(&w, None).await;
     let principal = w.keys.authenticate(&key).await.unwrap().unwrap();
     // Another replica revokes through the shared database.
-    w.repo
-        .revoke(principal.key_id, w.clock.now())
-        .await
-        .unwrap();
+    w.repo.revoke(principal.id, w.clock.now()).await.unwrap();
     assert!(
         w.keys.authenticate(&key).await.unwrap().is_some(),
         "still trusted here until the TTL"
@@ -140,7 +138,7 @@ async fn the_keys_own_expiry_is_enforced_on_a_cache_hit() {
 async fn last_used_is_written_at_most_once_a_minute() {
     let w = world();
     let key = new_key(&w, None).await;
-    let id = w.keys.authenticate(&key).await.unwrap().unwrap().key_id;
+    let id = w.keys.authenticate(&key).await.unwrap().unwrap().id;
     let first = w.clock.now();
     tokio::time::sleep(Duration::from_millis(50)).await;
     w.clock.advance(chrono::Duration::seconds(30));

@@ -46,7 +46,16 @@ fn read_modules() -> ScopeSet {
 #[tokio::test]
 async fn create_returns_a_tfr_key_whose_prefix_is_stored_and_authenticates() {
     let k = keys();
-    let created = k.service.create("ci", read_modules(), None).await.unwrap();
+    let created = k
+        .service
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            read_modules(),
+            None,
+        )
+        .await
+        .unwrap();
     assert!(created.secret.starts_with("tfr_"), "{}", created.secret);
     assert_eq!(created.record.prefix, &created.secret[..KEY_PREFIX_LEN]);
     assert_eq!(created.record.prefix.len(), 10);
@@ -61,19 +70,26 @@ async fn create_returns_a_tfr_key_whose_prefix_is_stored_and_authenticates() {
         .await
         .unwrap()
         .expect("the fresh key authenticates");
-    assert_eq!(principal.key_id, created.record.id);
+    assert_eq!(principal.id, created.record.id);
     assert_eq!(principal.name, "ci");
-    assert!(principal.require(Scope::ModulesRead).is_ok());
-    assert!(matches!(
-        principal.require(Scope::ProvidersWrite),
-        Err(ServiceError::Forbidden(_))
-    ));
+    assert_eq!(principal.owner, tfr_ports::driven::KeyOwner::System);
+    assert!(principal.scopes.allows(Scope::ModulesRead));
+    assert!(!principal.scopes.allows(Scope::ProvidersWrite));
 }
 
 #[tokio::test]
 async fn a_revoked_key_does_not_authenticate() {
     let k = keys();
-    let created = k.service.create("ci", read_modules(), None).await.unwrap();
+    let created = k
+        .service
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            read_modules(),
+            None,
+        )
+        .await
+        .unwrap();
     k.service.revoke(&created.record.prefix).await.unwrap();
     assert!(
         k.service
@@ -92,7 +108,12 @@ async fn an_expired_key_does_not_authenticate() {
     let expires = k.clock.now() + Duration::hours(1);
     let created = k
         .service
-        .create("ci", read_modules(), Some(expires))
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            read_modules(),
+            Some(expires),
+        )
         .await
         .unwrap();
     k.clock.advance(Duration::minutes(59));
@@ -116,7 +137,16 @@ async fn an_expired_key_does_not_authenticate() {
 #[tokio::test]
 async fn a_wrong_secret_with_the_same_prefix_does_not_authenticate() {
     let k = keys();
-    let created = k.service.create("ci", read_modules(), None).await.unwrap();
+    let created = k
+        .service
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            read_modules(),
+            None,
+        )
+        .await
+        .unwrap();
     let forged = format!("{}{}", &created.secret[..KEY_PREFIX_LEN], "x".repeat(30));
     assert_eq!(&forged[..KEY_PREFIX_LEN], created.record.prefix);
     assert!(k.service.authenticate(&forged).await.unwrap().is_none());
@@ -128,7 +158,12 @@ async fn a_key_needs_a_scope_a_name_and_a_future_expiry() {
     let k = keys();
     let err = k
         .service
-        .create("ci", ScopeSet::new([]), None)
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            ScopeSet::new([]),
+            None,
+        )
         .await
         .err()
         .unwrap();
@@ -144,7 +179,12 @@ async fn a_key_needs_a_scope_a_name_and_a_future_expiry() {
     );
     let err = k
         .service
-        .create("  ", read_modules(), None)
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "  ",
+            read_modules(),
+            None,
+        )
         .await
         .err()
         .unwrap();
@@ -154,7 +194,12 @@ async fn a_key_needs_a_scope_a_name_and_a_future_expiry() {
     );
     let err = k
         .service
-        .create("ci", read_modules(), Some(k.clock.now()))
+        .create(
+            tfr_ports::driven::KeyOwner::System,
+            "ci",
+            read_modules(),
+            Some(k.clock.now()),
+        )
         .await
         .err()
         .unwrap();
@@ -168,7 +213,7 @@ async fn a_key_needs_a_scope_a_name_and_a_future_expiry() {
         ),
         "{err:?}"
     );
-    assert!(k.repo.list().await.unwrap().is_empty());
+    assert!(k.repo.list(None).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -83,6 +83,7 @@ fn upload(v: &str, data: &[u8]) -> ModuleUpload {
         format: ArchiveFormat::TarGz,
         archive: staged(data),
         published_by: None,
+        organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
     }
 }
 

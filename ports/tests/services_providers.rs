@@ -111,6 +111,7 @@ fn upload() -> ProviderUpload {
         protocols: None,
         manifest: None,
         published_by: None,
+        organization_id: tfr_ports::driven::DEFAULT_ORGANIZATION_ID,
     }
 }
 

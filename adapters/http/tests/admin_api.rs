@@ -14,30 +14,55 @@ use tfr_ports::driven::{
 
 use common::{Client, TestApp, body};
 
-/// Sends a JSON request with a bearer token; answers status and body.
-async fn call(
-    cli: &Client,
-    method: &str,
-    path: &str,
-    token: &str,
-    payload: Option<Value>,
-) -> (StatusCode, Value) {
-    let req = match method {
-        "GET" => cli.get(path),
-        "POST" => cli.post(path),
-        "PUT" => cli.put(path),
-        "PATCH" => cli.patch(path),
-        "DELETE" => cli.delete(path),
-        other => panic!("method {other}"),
+/// Requests with one bearer token, answering status and JSON body.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    cli: &'a Client,
+    token: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    fn new(cli: &'a Client, token: &'a str) -> Self {
+        Self { cli, token }
     }
-    .header("Authorization", format!("Bearer {token}"));
-    let req = match payload {
-        Some(p) => req.body_json(&p),
-        None => req,
-    };
-    let resp = req.send().await;
-    let status = resp.0.status();
-    (status, body(resp).await)
+
+    async fn send(self, method: &str, path: &str, payload: Option<Value>) -> (StatusCode, Value) {
+        let req = match method {
+            "GET" => self.cli.get(path),
+            "POST" => self.cli.post(path),
+            "PUT" => self.cli.put(path),
+            "PATCH" => self.cli.patch(path),
+            "DELETE" => self.cli.delete(path),
+            other => panic!("method {other}"),
+        }
+        .header("Authorization", format!("Bearer {}", self.token));
+        let req = match payload {
+            Some(p) => req.body_json(&p),
+            None => req,
+        };
+        let resp = req.send().await;
+        let status = resp.0.status();
+        (status, body(resp).await)
+    }
+
+    async fn get(self, path: &str) -> (StatusCode, Value) {
+        self.send("GET", path, None).await
+    }
+    async fn post(self, path: &str, payload: Value) -> (StatusCode, Value) {
+        self.send("POST", path, Some(payload)).await
+    }
+    async fn post_empty(self, path: &str) -> (StatusCode, Value) {
+        self.send("POST", path, None).await
+    }
+    async fn put(self, path: &str, payload: Value) -> (StatusCode, Value) {
+        self.send("PUT", path, Some(payload)).await
+    }
+    async fn patch(self, path: &str, payload: Value) -> (StatusCode, Value) {
+        self.send("PATCH", path, Some(payload)).await
+    }
+    async fn delete(self, path: &str) -> (StatusCode, Value) {
+        self.send("DELETE", path, None).await
+    }
 }
 
 async fn audit_rows(app: &TestApp) -> Vec<AuditRecord> {
@@ -58,72 +83,36 @@ async fn organization_namespace_and_key_lifecycle() {
     let cli = app.client();
     let admin = app.admin_token().await;
 
-    let (status, org) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &admin,
-        Some(json!({"name": "platform", "display_name": "Platform team"})),
-    )
+    let (status, org) = admin.post("/api/v1/admin/organizations", json!({"name": "platform", "display_name": "Platform team"}))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{org}");
     assert_eq!(org["name"], "platform");
     assert_eq!(org["default"], false);
     let org_id = org["id"].as_str().expect("id").to_string();
 
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &admin,
-        Some(json!({"name": "platform"})),
-    )
+    let (status, _) = admin.post("/api/v1/admin/organizations", json!({"name": "platform"}))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, err) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &admin,
-        Some(json!({"name": "Not Valid"})),
-    )
+    let (status, err) = admin.post("/api/v1/admin/organizations", json!({"name": "Not Valid"}))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["check"], "name", "{err}");
 
     // By name or by id; unknown is 404 for whoever may read every organization.
     for key in ["platform", org_id.as_str()] {
-        let (status, got) = call(
-            &cli,
-            "GET",
-            &format!("/api/v1/admin/organizations/{key}"),
-            &admin,
-            None,
-        )
+        let (status, got) = admin.get(&format!("/api/v1/admin/organizations/{key}"))
         .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(got["id"], org_id.as_str());
     }
-    let (status, _) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/nowhere",
-        &admin,
-        None,
-    )
+    let (status, _) = admin.get("/api/v1/admin/organizations/nowhere")
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, renamed) = call(
-        &cli,
-        "PATCH",
-        "/api/v1/admin/organizations/platform",
-        &admin,
-        Some(json!({"display_name": "Platform"})),
-    )
+    let (status, renamed) = admin.patch("/api/v1/admin/organizations/platform", json!({"display_name": "Platform"}))
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(renamed["display_name"], "Platform");
-    let (_, list) = call(&cli, "GET", "/api/v1/admin/organizations", &admin, None).await;
+    let (_, list) = admin.get("/api/v1/admin/organizations").await;
     let names: Vec<&str> = list
         .as_array()
         .expect("array")
@@ -136,36 +125,18 @@ async fn organization_namespace_and_key_lifecycle() {
     );
 
     // A namespace owned by the organization.
-    let (status, ns) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/platform/namespaces",
-        &admin,
-        Some(json!({"name": "acme", "public": true})),
-    )
+    let (status, ns) = admin.post("/api/v1/admin/organizations/platform/namespaces", json!({"name": "acme", "public": true}))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{ns}");
     assert_eq!(ns["organization"], "platform");
     assert_eq!(ns["public"], true);
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/platform/namespaces",
-        &admin,
-        Some(json!({"name": "ACME"})),
-    )
+    let (status, _) = admin.post("/api/v1/admin/organizations/platform/namespaces", json!({"name": "ACME"}))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, listed) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/platform/namespaces",
-        &admin,
-        None,
-    )
+    let (_, listed) = admin.get("/api/v1/admin/organizations/platform/namespaces")
     .await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
-    let (_, all) = call(&cli, "GET", "/api/v1/admin/namespaces", &admin, None).await;
+    let (_, all) = admin.get("/api/v1/admin/namespaces").await;
     assert!(
         all.as_array()
             .expect("array")
@@ -175,13 +146,7 @@ async fn organization_namespace_and_key_lifecycle() {
     );
 
     // An organization key: the secret once, never in a listing.
-    let (status, created) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/platform/api-keys",
-        &admin,
-        Some(json!({"name": "ci", "scopes": ["modules:write"], "expires_in_days": 30})),
-    )
+    let (status, created) = admin.post("/api/v1/admin/organizations/platform/api-keys", json!({"name": "ci", "scopes": ["modules:write"], "expires_in_days": 30}))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().expect("secret").to_string();
@@ -193,13 +158,7 @@ async fn organization_namespace_and_key_lifecycle() {
     assert_eq!(created["key"]["status"], "active");
     assert!(created["key"]["expires_at"].is_string());
     assert!(created["key"].get("key_hash").is_none());
-    let (status, keys) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/platform/api-keys",
-        &admin,
-        None,
-    )
+    let (status, keys) = admin.get("/api/v1/admin/organizations/platform/api-keys")
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys.as_array().map(Vec::len), Some(1));
@@ -211,13 +170,7 @@ async fn organization_namespace_and_key_lifecycle() {
     assert!(app.me(&secret).await.is_success());
 
     // Rotate: same key, new secret; the old one stops working.
-    let (status, rotated) = call(
-        &cli,
-        "POST",
-        &format!("/api/v1/admin/organizations/platform/api-keys/{key_id}/rotate"),
-        &admin,
-        None,
-    )
+    let (status, rotated) = admin.post_empty(&format!("/api/v1/admin/organizations/platform/api-keys/{key_id}/rotate"))
     .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_eq!(rotated["key"]["id"], key_id.as_str());
@@ -227,89 +180,35 @@ async fn organization_namespace_and_key_lifecycle() {
     assert!(app.me(&new_secret).await.is_success());
 
     // Revoke: gone at once; listed as revoked; a revoked key is not rotated.
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("/api/v1/admin/organizations/platform/api-keys/{key_id}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("/api/v1/admin/organizations/platform/api-keys/{key_id}"))
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.me(&new_secret).await, StatusCode::UNAUTHORIZED);
-    let (_, keys) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/platform/api-keys",
-        &admin,
-        None,
-    )
+    let (_, keys) = admin.get("/api/v1/admin/organizations/platform/api-keys")
     .await;
     assert_eq!(keys[0]["status"], "revoked", "{keys}");
-    let (status, _) = call(
-        &cli,
-        "POST",
-        &format!("/api/v1/admin/organizations/platform/api-keys/{key_id}/rotate"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.post_empty(&format!("/api/v1/admin/organizations/platform/api-keys/{key_id}/rotate"))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Another organization's key id is "not found" here.
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("/api/v1/admin/organizations/default/api-keys/{key_id}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("/api/v1/admin/organizations/default/api-keys/{key_id}"))
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Deleting: refused while it owns things, never for the default organization.
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        "/api/v1/admin/organizations/platform",
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete("/api/v1/admin/organizations/platform")
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("/api/v1/admin/organizations/{DEFAULT_ORGANIZATION_ID}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("/api/v1/admin/organizations/{DEFAULT_ORGANIZATION_ID}"))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &admin,
-        Some(json!({"name": "scratch"})),
-    )
+    let (status, _) = admin.post("/api/v1/admin/organizations", json!({"name": "scratch"}))
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        "/api/v1/admin/organizations/scratch",
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete("/api/v1/admin/organizations/scratch")
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/scratch",
-        &admin,
-        None,
-    )
+    let (status, _) = admin.get("/api/v1/admin/organizations/scratch")
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -320,23 +219,11 @@ async fn namespaces_move_between_organizations_the_caller_administers() {
     let cli = app.client();
     let admin = app.admin_token().await;
     for name in ["one", "two"] {
-        let (status, _) = call(
-            &cli,
-            "POST",
-            "/api/v1/admin/organizations",
-            &admin,
-            Some(json!({"name": name})),
-        )
+        let (status, _) = admin.post("/api/v1/admin/organizations", json!({"name": name}))
         .await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/one/namespaces",
-        &admin,
-        Some(json!({"name": "tools"})),
-    )
+    let (status, _) = admin.post("/api/v1/admin/organizations/one/namespaces", json!({"name": "tools"}))
     .await;
     assert_eq!(status, StatusCode::CREATED);
 
@@ -344,45 +231,21 @@ async fn namespaces_move_between_organizations_the_caller_administers() {
     let lead = app.user("lead").await;
     app.member("one", lead, ADMIN_TEMPLATE_ID).await;
     let lead_token = app.user_key(lead, &[Scope::Admin]).await;
-    let (status, _) = call(
-        &cli,
-        "PATCH",
-        "/api/v1/admin/namespaces/tools",
-        &lead_token,
-        Some(json!({"organization": "two"})),
-    )
+    let (status, _) = lead_token.patch("/api/v1/admin/namespaces/tools", json!({"organization": "two"}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, ns) = call(
-        &cli,
-        "PATCH",
-        "/api/v1/admin/namespaces/tools",
-        &lead_token,
-        Some(json!({"public": true})),
-    )
+    let (status, ns) = lead_token.patch("/api/v1/admin/namespaces/tools", json!({"public": true}))
     .await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(ns["public"], true);
     assert_eq!(ns["organization"], "one");
 
-    let (status, ns) = call(
-        &cli,
-        "PATCH",
-        "/api/v1/admin/namespaces/TOOLS",
-        &admin,
-        Some(json!({"organization": "two"})),
-    )
+    let (status, ns) = admin.patch("/api/v1/admin/namespaces/TOOLS", json!({"organization": "two"}))
     .await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(ns["organization"], "two");
     // Now outside what the lead administers.
-    let (status, _) = call(
-        &cli,
-        "PATCH",
-        "/api/v1/admin/namespaces/tools",
-        &lead_token,
-        Some(json!({"public": false})),
-    )
+    let (status, _) = lead_token.patch("/api/v1/admin/namespaces/tools", json!({"public": false}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let moved = audit_rows(&app)
@@ -401,28 +264,16 @@ async fn members_and_a_custom_role_template() {
     let app = TestApp::new().await;
     let cli = app.client();
     let admin = app.admin_token().await;
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &admin,
-        Some(json!({"name": "team"})),
-    )
+    let (status, _) = admin.post("/api/v1/admin/organizations", json!({"name": "team"}))
     .await;
     assert_eq!(status, StatusCode::CREATED);
 
     let path = "/api/v1/admin/organizations/team/role-templates";
-    let (status, template) = call(
-        &cli,
-        "POST",
-        path,
-        &admin,
-        Some(json!({
+    let (status, template) = admin.post(path, json!({
             "name": "deployer",
             "description": "publishes modules",
             "scopes": ["modules:write", "organizations:read"]
-        })),
-    )
+        }))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{template}");
     assert_eq!(template["system"], false);
@@ -444,13 +295,13 @@ async fn members_and_a_custom_role_template() {
             Some("scopes"),
         ),
     ] {
-        let (status, err) = call(&cli, "POST", path, &admin, Some(payload.clone())).await;
+        let (status, err) = admin.post(path, payload.clone()).await;
         assert_eq!(status, expected, "{payload}: {err}");
         if let Some(check) = check {
             assert_eq!(err["check"], check, "{err}");
         }
     }
-    let (_, templates) = call(&cli, "GET", path, &admin, None).await;
+    let (_, templates) = admin.get(path).await;
     let names: Vec<&str> = templates
         .as_array()
         .expect("array")
@@ -466,13 +317,7 @@ async fn members_and_a_custom_role_template() {
         .user_key(alice, &[Scope::ModulesWrite, Scope::OrganizationsRead])
         .await;
     // Any signed-in user sees the system templates, and only them.
-    let (status, system) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/role-templates",
-        &alice_token,
-        None,
-    )
+    let (status, system) = alice_token.get("/api/v1/admin/role-templates")
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -483,85 +328,49 @@ async fn members_and_a_custom_role_template() {
             .all(|t| t["system"] == true),
         "{system}"
     );
-    let (status, _) = call(
-        &cli,
-        "PUT",
-        &format!("{path}/{VIEWER_TEMPLATE_ID}"),
-        &admin,
-        Some(json!({"name": "viewer2", "scopes": ["modules:read"]})),
-    )
+    let (status, _) = admin.put(&format!("{path}/{VIEWER_TEMPLATE_ID}"), json!({"name": "viewer2", "scopes": ["modules:read"]}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Alice joins with the custom template and can then read the organization.
     let members = "/api/v1/admin/organizations/team/members";
-    let (status, _) = call(&cli, "GET", members, &alice_token, None).await;
+    let (status, _) = alice_token.get(members).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, member) = call(
-        &cli,
-        "PUT",
-        &format!("{members}/{alice}"),
-        &admin,
-        Some(json!({"role_template_id": template_id})),
-    )
+    let (status, member) = admin.put(&format!("{members}/{alice}"), json!({"role_template_id": template_id}))
     .await;
     assert_eq!(status, StatusCode::OK, "{member}");
     assert_eq!(member["username"], "alice");
     assert_eq!(member["role_template"], "deployer");
     assert_eq!(member["source"], "manual");
-    let (status, listed) = call(&cli, "GET", members, &alice_token, None).await;
+    let (status, listed) = alice_token.get(members).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed[0]["user_id"], alice.to_string());
     assert_eq!(
         listed[0]["scopes"],
         json!(["modules:write", "organizations:read"])
     );
-    let (status, user) = call(
-        &cli,
-        "GET",
-        &format!("/api/v1/admin/users/{alice}"),
-        &admin,
-        None,
-    )
+    let (status, user) = admin.get(&format!("/api/v1/admin/users/{alice}"))
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["memberships"][0]["organization"], "team", "{user}");
     assert_eq!(user["memberships"][0]["role_template"], "deployer");
 
     // Changing the template changes what she may do on her next request.
-    let (status, updated) = call(
-        &cli,
-        "PUT",
-        &format!("{path}/{template_id}"),
-        &admin,
-        Some(json!({"name": "deployer", "scopes": ["modules:write"]})),
-    )
+    let (status, updated) = admin.put(&format!("{path}/{template_id}"), json!({"name": "deployer", "scopes": ["modules:write"]}))
     .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    let (status, _) = call(&cli, "GET", members, &alice_token, None).await;
+    let (status, _) = alice_token.get(members).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // A held template cannot go; after removing her it can.
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("{path}/{template_id}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("{path}/{template_id}"))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = call(&cli, "DELETE", &format!("{members}/{alice}"), &admin, None).await;
+    let (status, _) = admin.delete(&format!("{members}/{alice}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&cli, "DELETE", &format!("{members}/{alice}"), &admin, None).await;
+    let (status, _) = admin.delete(&format!("{members}/{alice}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("{path}/{template_id}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("{path}/{template_id}"))
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
@@ -572,33 +381,15 @@ async fn nobody_grants_scopes_they_do_not_hold() {
     let cli = app.client();
     let admin = app.admin_token().await;
     for name in ["team", "other"] {
-        call(
-            &cli,
-            "POST",
-            "/api/v1/admin/organizations",
-            &admin,
-            Some(json!({"name": name})),
-        )
+        admin.post("/api/v1/admin/organizations", json!({"name": name}))
         .await;
     }
     let templates = "/api/v1/admin/organizations/team/role-templates";
-    let (_, manager) = call(
-        &cli,
-        "POST",
-        templates,
-        &admin,
-        Some(json!({"name": "manager", "scopes": ["organizations:write", "modules:read"]})),
-    )
+    let (_, manager) = admin.post(templates, json!({"name": "manager", "scopes": ["organizations:write", "modules:read"]}))
     .await;
     let lead = app.user("lead").await;
     let bob = app.user("bob").await;
-    let (status, _) = call(
-        &cli,
-        "PUT",
-        &format!("/api/v1/admin/organizations/team/members/{lead}"),
-        &admin,
-        Some(json!({"role_template_id": manager["id"]})),
-    )
+    let (status, _) = admin.put(&format!("/api/v1/admin/organizations/team/members/{lead}"), json!({"role_template_id": manager["id"]}))
     .await;
     assert_eq!(status, StatusCode::OK);
     let lead_token = app
@@ -606,90 +397,36 @@ async fn nobody_grants_scopes_they_do_not_hold() {
         .await;
 
     // A template, a membership and a key only with scopes the lead holds in `team`.
-    let (status, err) = call(
-        &cli,
-        "POST",
-        templates,
-        &lead_token,
-        Some(json!({"name": "writer", "scopes": ["modules:write"]})),
-    )
+    let (status, err) = lead_token.post(templates, json!({"name": "writer", "scopes": ["modules:write"]}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
-    let (status, reader) = call(
-        &cli,
-        "POST",
-        templates,
-        &lead_token,
-        Some(json!({"name": "reader", "scopes": ["modules:read"]})),
-    )
+    let (status, reader) = lead_token.post(templates, json!({"name": "reader", "scopes": ["modules:read"]}))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{reader}");
     let bob_member = format!("/api/v1/admin/organizations/team/members/{bob}");
-    let (status, _) = call(
-        &cli,
-        "PUT",
-        &bob_member,
-        &lead_token,
-        Some(json!({"role_template_id": ADMIN_TEMPLATE_ID})),
-    )
+    let (status, _) = lead_token.put(&bob_member, json!({"role_template_id": ADMIN_TEMPLATE_ID}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(
-        &cli,
-        "PUT",
-        &bob_member,
-        &lead_token,
-        Some(json!({"role_template_id": reader["id"]})),
-    )
+    let (status, _) = lead_token.put(&bob_member, json!({"role_template_id": reader["id"]}))
     .await;
     assert_eq!(status, StatusCode::OK);
     let org_keys = "/api/v1/admin/organizations/team/api-keys";
-    let (status, _) = call(
-        &cli,
-        "POST",
-        org_keys,
-        &lead_token,
-        Some(json!({"name": "ci", "scopes": ["modules:write"]})),
-    )
+    let (status, _) = lead_token.post(org_keys, json!({"name": "ci", "scopes": ["modules:write"]}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(
-        &cli,
-        "POST",
-        org_keys,
-        &lead_token,
-        Some(json!({"name": "ci", "scopes": ["modules:read"]})),
-    )
+    let (status, _) = lead_token.post(org_keys, json!({"name": "ci", "scopes": ["modules:read"]}))
     .await;
     assert_eq!(status, StatusCode::CREATED);
 
     // Outside `team`, and for global operations, the lead holds nothing.
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/other/namespaces",
-        &lead_token,
-        Some(json!({"name": "sneaky"})),
-    )
+    let (status, _) = lead_token.post("/api/v1/admin/organizations/other/namespaces", json!({"name": "sneaky"}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(
-        &cli,
-        "PATCH",
-        &format!("/api/v1/admin/users/{bob}"),
-        &lead_token,
-        Some(json!({"global_role_id": ADMIN_TEMPLATE_ID})),
-    )
+    let (status, _) = lead_token.patch(&format!("/api/v1/admin/users/{bob}"), json!({"global_role_id": ADMIN_TEMPLATE_ID}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // An organization they cannot see does not even exist for them.
-    let (status, _) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/organizations/nowhere",
-        &lead_token,
-        None,
-    )
+    let (status, _) = lead_token.get("/api/v1/admin/organizations/nowhere")
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
@@ -702,56 +439,26 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
     app.member("default", bob, VIEWER_TEMPLATE_ID).await;
     let bob_token = app.user_key(bob, &[Scope::ModulesRead]).await;
 
-    let (status, err) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &bob_token,
-        Some(json!({"name": "mine", "scopes": ["modules:write"]})),
-    )
+    let (status, err) = bob_token.post("/api/v1/keys", json!({"name": "mine", "scopes": ["modules:write"]}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
-    let (status, err) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &bob_token,
-        Some(json!({"name": "mine", "scopes": ["modules:wrong"]})),
-    )
+    let (status, err) = bob_token.post("/api/v1/keys", json!({"name": "mine", "scopes": ["modules:wrong"]}))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["check"], "scopes");
-    let (status, err) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &bob_token,
-        Some(json!({
+    let (status, err) = bob_token.post("/api/v1/keys", json!({
             "name": "mine",
             "scopes": ["modules:read"],
             "expires_at": "2030-01-01T00:00:00Z",
             "expires_in_days": 3
-        })),
-    )
+        }))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["check"], "expires_at");
-    let (status, err) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &bob_token,
-        Some(json!({"name": "mine", "scopes": ["modules:read"], "expires_at": "2020-01-01T00:00:00Z"})),
-    )
+    let (status, err) = bob_token.post("/api/v1/keys", json!({"name": "mine", "scopes": ["modules:read"], "expires_at": "2020-01-01T00:00:00Z"}))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
-    let (status, created) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &bob_token,
-        Some(json!({"name": "mine", "scopes": ["modules:read"], "expires_at": "2030-01-01T00:00:00Z"})),
-    )
+    let (status, created) = bob_token.post("/api/v1/keys", json!({"name": "mine", "scopes": ["modules:read"], "expires_at": "2030-01-01T00:00:00Z"}))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["key"]["owner_id"], bob.to_string());
@@ -762,7 +469,7 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
     assert_eq!(expires.to_rfc3339(), "2030-01-01T00:00:00+00:00");
     let secret = created["secret"].as_str().expect("secret").to_string();
     let id = created["key"]["id"].as_str().expect("id").to_string();
-    let (status, listed) = call(&cli, "GET", "/api/v1/keys", &bob_token, None).await;
+    let (status, listed) = bob_token.get("/api/v1/keys").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
     assert!(!listed.to_string().contains(&secret));
@@ -771,17 +478,11 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
     let lead = app.user("lead").await;
     app.member("default", lead, ADMIN_TEMPLATE_ID).await;
     let narrow = app.user_key(lead, &[Scope::ModulesRead]).await;
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/keys",
-        &narrow,
-        Some(json!({"name": "wider", "scopes": ["organizations:write"]})),
-    )
+    let (status, _) = narrow.post("/api/v1/keys", json!({"name": "wider", "scopes": ["organizations:write"]}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let wide = app.user_key(lead, &[Scope::Admin]).await;
-    let (_, lead_keys) = call(&cli, "GET", "/api/v1/keys", &narrow, None).await;
+    let (_, lead_keys) = narrow.get("/api/v1/keys").await;
     let wide_id = lead_keys
         .as_array()
         .expect("array")
@@ -790,53 +491,29 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
         .and_then(|k| k["id"].as_str())
         .expect("the wide key is listed")
         .to_string();
-    let (status, _) = call(
-        &cli,
-        "POST",
-        &format!("/api/v1/keys/{wide_id}/rotate"),
-        &narrow,
-        None,
-    )
+    let (status, _) = narrow.post_empty(&format!("/api/v1/keys/{wide_id}/rotate"))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(app.me(&wide).await.is_success());
 
     // Someone else's key is not found; one's own rotates and revokes.
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("/api/v1/keys/{wide_id}"),
-        &bob_token,
-        None,
-    )
+    let (status, _) = bob_token.delete(&format!("/api/v1/keys/{wide_id}"))
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, rotated) = call(
-        &cli,
-        "POST",
-        &format!("/api/v1/keys/{id}/rotate"),
-        &bob_token,
-        None,
-    )
+    let (status, rotated) = bob_token.post_empty(&format!("/api/v1/keys/{id}/rotate"))
     .await;
     assert_eq!(status, StatusCode::OK);
     let rotated_secret = rotated["secret"].as_str().expect("secret").to_string();
     assert_eq!(app.me(&secret).await, StatusCode::UNAUTHORIZED);
     assert!(app.me(&rotated_secret).await.is_success());
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("/api/v1/keys/{id}"),
-        &bob_token,
-        None,
-    )
+    let (status, _) = bob_token.delete(&format!("/api/v1/keys/{id}"))
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.me(&rotated_secret).await, StatusCode::UNAUTHORIZED);
 
     // A key with no user behind it has no own keys.
     let system = app.system_key(&[Scope::Admin]).await;
-    let (status, _) = call(&cli, "GET", "/api/v1/keys", &system, None).await;
+    let (status, _) = system.get("/api/v1/keys").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -848,70 +525,34 @@ async fn users_are_listed_changed_disabled_and_their_keys_revoked() {
     for name in ["carol", "dave", "erin"] {
         app.user(name).await;
     }
-    let (status, page) = call(
-        &cli,
-        "GET",
-        "/api/v1/admin/users?limit=2&offset=1",
-        &admin,
-        None,
-    )
+    let (status, page) = admin.get("/api/v1/admin/users?limit=2&offset=1")
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["total"], 4);
     assert_eq!(page["limit"], 2);
     assert_eq!(page["offset"], 1);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
-    let (_, found) = call(&cli, "GET", "/api/v1/admin/users?search=DAV", &admin, None).await;
+    let (_, found) = admin.get("/api/v1/admin/users?search=DAV").await;
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["items"][0]["username"], "dave");
     let dave = found["items"][0]["id"].as_str().expect("id").to_string();
 
     let user_path = format!("/api/v1/admin/users/{dave}");
-    let (status, changed) = call(
-        &cli,
-        "PATCH",
-        &user_path,
-        &admin,
-        Some(json!({"global_role_id": VIEWER_TEMPLATE_ID})),
-    )
+    let (status, changed) = admin.patch(&user_path, json!({"global_role_id": VIEWER_TEMPLATE_ID}))
     .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["global_role_id"], VIEWER_TEMPLATE_ID.to_string());
     // Absent leaves it; null removes it.
-    let (_, changed) = call(
-        &cli,
-        "PATCH",
-        &user_path,
-        &admin,
-        Some(json!({"disabled": false})),
-    )
+    let (_, changed) = admin.patch(&user_path, json!({"disabled": false}))
     .await;
     assert_eq!(changed["global_role_id"], VIEWER_TEMPLATE_ID.to_string());
-    let (_, changed) = call(
-        &cli,
-        "PATCH",
-        &user_path,
-        &admin,
-        Some(json!({"global_role_id": null})),
-    )
+    let (_, changed) = admin.patch(&user_path, json!({"global_role_id": null}))
     .await;
     assert!(changed.get("global_role_id").is_none(), "{changed}");
-    let (status, _) = call(
-        &cli,
-        "PATCH",
-        &format!("/api/v1/admin/users/{root}"),
-        &admin,
-        Some(json!({"disabled": true})),
-    )
+    let (status, _) = admin.patch(&format!("/api/v1/admin/users/{root}"), json!({"disabled": true}))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = call(
-        &cli,
-        "GET",
-        &format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7()),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.get(&format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7()))
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -920,28 +561,16 @@ async fn users_are_listed_changed_disabled_and_their_keys_revoked() {
     app.member("default", dave_id, VIEWER_TEMPLATE_ID).await;
     let (first_id, first) = app.user_key_with_id(dave_id, &[Scope::ModulesRead]).await;
     let second = app.user_key(dave_id, &[Scope::ModulesRead]).await;
-    let (status, keys) = call(&cli, "GET", &format!("{user_path}/api-keys"), &admin, None).await;
+    let (status, keys) = admin.get(&format!("{user_path}/api-keys")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys.as_array().map(Vec::len), Some(2));
     assert!(!keys.to_string().contains(&first));
-    let (status, _) = call(
-        &cli,
-        "DELETE",
-        &format!("{user_path}/api-keys/{first_id}"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.delete(&format!("{user_path}/api-keys/{first_id}"))
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.me(&first).await, StatusCode::UNAUTHORIZED);
     assert!(app.me(&second).await.is_success());
-    let (status, disabled) = call(
-        &cli,
-        "PATCH",
-        &user_path,
-        &admin,
-        Some(json!({"disabled": true})),
-    )
+    let (status, disabled) = admin.patch(&user_path, json!({"disabled": true}))
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(disabled["disabled"], true);
@@ -956,64 +585,34 @@ async fn audit_log_filters_and_pages() {
     let start = app.clock_now();
     for name in ["a1", "a2", "a3"] {
         app.clock.advance(Duration::seconds(10));
-        let (status, _) = call(
-            &cli,
-            "POST",
-            "/api/v1/admin/organizations",
-            &admin,
-            Some(json!({"name": name})),
-        )
+        let (status, _) = admin.post("/api/v1/admin/organizations", json!({"name": name}))
         .await;
         assert_eq!(status, StatusCode::CREATED);
     }
     app.clock.advance(Duration::seconds(10));
-    call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations/a1/namespaces",
-        &admin,
-        Some(json!({"name": "ns1"})),
-    )
+    admin.post("/api/v1/admin/organizations/a1/namespaces", json!({"name": "ns1"}))
     .await;
     let reader = app.system_key(&[Scope::ModulesRead]).await;
-    let (status, _) = call(
-        &cli,
-        "POST",
-        "/api/v1/admin/organizations",
-        &reader,
-        Some(json!({"name": "nope"})),
-    )
+    let (status, _) = reader.post("/api/v1/admin/organizations", json!({"name": "nope"}))
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Reading the audit log needs audit:read.
-    let (status, _) = call(&cli, "GET", "/api/v1/admin/audit-logs", &reader, None).await;
+    let (status, _) = reader.get("/api/v1/admin/audit-logs").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let logs = "/api/v1/admin/audit-logs";
-    let (status, page) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?action=organization.create&limit=2"),
-        &admin,
-        None,
-    )
+    let (status, page) = admin.get(&format!("{logs}?action=organization.create&limit=2"))
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["total"], 4, "three created and one denied: {page}");
     assert_eq!(page["limit"], 2);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
-    let (_, next) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?action=organization.create&limit=2&offset=2"),
-        &admin,
-        None,
-    )
+    let (_, next) = admin.get(&format!("{logs}?action=organization.create&limit=2&offset=2"))
     .await;
     assert_eq!(next["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(next["offset"], 2);
 
-    let (_, denied) = call(&cli, "GET", &format!("{logs}?outcome=denied"), &admin, None).await;
+    let (_, denied) = admin.get(&format!("{logs}?outcome=denied")).await;
     assert_eq!(denied["total"], 1, "{denied}");
     assert_eq!(denied["items"][0]["action"], "organization.create");
     assert!(
@@ -1026,51 +625,27 @@ async fn audit_log_filters_and_pages() {
         .as_str()
         .expect("principal")
         .to_string();
-    let (_, by_principal) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?principal={principal}"),
-        &admin,
-        None,
-    )
+    let (_, by_principal) = admin.get(&format!("{logs}?principal={principal}"))
     .await;
     assert_eq!(by_principal["total"], 1);
-    let (status, err) = call(&cli, "GET", &format!("{logs}?outcome=maybe"), &admin, None).await;
+    let (status, err) = admin.get(&format!("{logs}?outcome=maybe")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["check"], "outcome");
 
-    let (_, by_resource) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?resource=organization:a1"),
-        &admin,
-        None,
-    )
+    let (_, by_resource) = admin.get(&format!("{logs}?resource=organization:a1"))
     .await;
     assert_eq!(
         by_resource["total"], 2,
         "a1 and its namespace: {by_resource}"
     );
-    let (_, by_org) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?organization=a1"),
-        &admin,
-        None,
-    )
+    let (_, by_org) = admin.get(&format!("{logs}?organization=a1"))
     .await;
     assert_eq!(by_org["total"], 2, "{by_org}");
     assert_eq!(
         by_org["items"][0]["resource"],
         "organization:a1/namespace:ns1"
     );
-    let (status, _) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?organization=zz"),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.get(&format!("{logs}?organization=zz"))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -1080,32 +655,20 @@ async fn audit_log_filters_and_pages() {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             .replace('+', "%2B")
     };
-    let (_, window) = call(
-        &cli,
-        "GET",
-        &format!(
+    let (_, window) = admin.get(&format!(
             "{logs}?action=organization.create&since={}&until={}",
             t(20),
             t(30)
-        ),
-        &admin,
-        None,
-    )
+        ))
     .await;
     assert_eq!(window["total"], 1, "{window}");
     assert_eq!(window["items"][0]["resource"], "organization:a2");
-    let (status, _) = call(
-        &cli,
-        "GET",
-        &format!("{logs}?since={}&until={}", t(30), t(20)),
-        &admin,
-        None,
-    )
+    let (status, _) = admin.get(&format!("{logs}?since={}&until={}", t(30), t(20)))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, clamped) = call(&cli, "GET", &format!("{logs}?limit=9999"), &admin, None).await;
+    let (_, clamped) = admin.get(&format!("{logs}?limit=9999")).await;
     assert_eq!(clamped["limit"], 500);
-    let (_, default) = call(&cli, "GET", logs, &admin, None).await;
+    let (_, default) = admin.get(logs).await;
     assert_eq!(default["limit"], 100);
     assert_eq!(default["offset"], 0);
 }
@@ -1206,7 +769,7 @@ async fn every_mutation_leaves_exactly_one_audit_row_without_secrets() {
     for (method, path, payload, action, expected) in steps {
         let before = audit_rows(&app).await.len();
         app.clock.advance(Duration::seconds(1));
-        let (status, resp) = call(&cli, method, &path, &admin, payload).await;
+        let (status, resp) = admin.send(method, &path, payload).await;
         assert_eq!(status, expected, "{method} {path}: {resp}");
         if let Some(secret) = resp["secret"].as_str() {
             secrets.push(secret.to_string());
@@ -1218,8 +781,8 @@ async fn every_mutation_leaves_exactly_one_audit_row_without_secrets() {
     }
     // Reads leave nothing.
     let before = audit_rows(&app).await.len();
-    call(&cli, "GET", "/api/v1/admin/organizations", &admin, None).await;
-    call(&cli, "GET", "/api/v1/admin/audit-logs", &admin, None).await;
+    admin.get("/api/v1/admin/organizations").await;
+    admin.get("/api/v1/admin/audit-logs").await;
     assert_eq!(audit_rows(&app).await.len(), before);
 
     let rows = audit_rows(&app).await;
@@ -1273,7 +836,7 @@ async fn a_key_without_the_scope_is_refused_and_the_refusal_audited() {
         ),
     ] {
         let before = audit_rows(&app).await.len();
-        let (status, err) = call(&cli, method, path, &key, payload).await;
+        let (status, err) = key.send(method, path, payload).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {err}");
         assert!(err["errors"][0].is_string());
         let rows = audit_rows(&app).await;
@@ -1300,7 +863,7 @@ async fn a_key_without_the_scope_is_refused_and_the_refusal_audited() {
     assert_eq!(rows[0].principal, None);
     // Refused reads are not audited.
     let before = rows.len();
-    let (status, _) = call(&cli, "GET", "/api/v1/admin/users", &key, None).await;
+    let (status, _) = key.get("/api/v1/admin/users").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(audit_rows(&app).await.len(), before);
 }
