@@ -244,12 +244,18 @@ fn spawn_housekeeping(work: crate::wiring::Housekeeping) -> JoinHandle<()> {
             match work.sessions.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired session revocations"),
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "could not purge expired session revocations"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not purge expired session revocations")
+                }
             }
             match work.terraform_login.purge_expired().await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired terraform login codes"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(removed = n, "purged expired terraform login codes")
+                }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "could not purge expired terraform login codes"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not purge expired terraform login codes")
+                }
             }
         }
     })

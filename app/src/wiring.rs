@@ -199,7 +199,8 @@ fn http_security(settings: &Settings, public_url: &str) -> HttpSecurity {
         if default_rate == 0 {
             default_burst
         } else {
-            (u64::from(per_minute) * u64::from(default_burst) / u64::from(default_rate)).max(1) as u32
+            (u64::from(per_minute) * u64::from(default_burst) / u64::from(default_rate)).max(1)
+                as u32
         }
     };
     let defaults = RateLimits::default();
@@ -208,11 +209,23 @@ fn http_security(settings: &Settings, public_url: &str) -> HttpSecurity {
         cors_allowed_origins: auth.cors_allowed_origins.clone(),
         rate_limits: RateLimits {
             anonymous_per_minute: auth.rate_limit_anonymous_per_minute,
-            anonymous_burst: burst(auth.rate_limit_anonymous_per_minute, defaults.anonymous_burst, defaults.anonymous_per_minute),
+            anonymous_burst: burst(
+                auth.rate_limit_anonymous_per_minute,
+                defaults.anonymous_burst,
+                defaults.anonymous_per_minute,
+            ),
             authenticated_per_minute: auth.rate_limit_authenticated_per_minute,
-            authenticated_burst: burst(auth.rate_limit_authenticated_per_minute, defaults.authenticated_burst, defaults.authenticated_per_minute),
+            authenticated_burst: burst(
+                auth.rate_limit_authenticated_per_minute,
+                defaults.authenticated_burst,
+                defaults.authenticated_per_minute,
+            ),
             failed_auth_per_minute: auth.rate_limit_failed_auth_per_minute,
-            failed_auth_burst: burst(auth.rate_limit_failed_auth_per_minute, defaults.failed_auth_burst, defaults.failed_auth_per_minute),
+            failed_auth_burst: burst(
+                auth.rate_limit_failed_auth_per_minute,
+                defaults.failed_auth_burst,
+                defaults.failed_auth_per_minute,
+            ),
             ..defaults
         },
         trust_forwarded_for: auth.trust_forwarded_for,
@@ -243,9 +256,8 @@ async fn identity(
     let api_keys = Arc::new(api_keys(settings, db)?);
 
     let jwt_secret = crate::signing_key::resolve_jwt_secret(settings)?;
-    let codec: Arc<dyn SessionTokenCodec> = Arc::new(
-        JwtSessionCodec::new(jwt_secret.expose().as_bytes()).context("jwt_secret")?,
-    );
+    let codec: Arc<dyn SessionTokenCodec> =
+        Arc::new(JwtSessionCodec::new(jwt_secret.expose().as_bytes()).context("jwt_secret")?);
     let sealer: Arc<dyn StateSealer> =
         Arc::new(ChaChaStateSealer::new(jwt_secret.expose().as_bytes()).context("jwt_secret")?);
     let sessions = Arc::new(Sessions::new(
@@ -274,7 +286,10 @@ async fn identity(
         Duration::from_secs(settings.read_cache_ttl_secs),
         auth.anonymous_read,
     ));
-    let audit = Arc::new(AuditLog::new(Arc::new(db.audit_repository()), clock.clone()));
+    let audit = Arc::new(AuditLog::new(
+        Arc::new(db.audit_repository()),
+        clock.clone(),
+    ));
     let admin = Arc::new(IdentityAdmin::new(
         organizations.clone(),
         users.clone(),

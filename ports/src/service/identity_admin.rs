@@ -253,6 +253,7 @@ impl IdentityAdmin {
             ));
         }
         self.require_can_grant(actor, &template.scopes, Some(org.id))?;
+        self.require_outranks_current(actor, org, user_id).await?;
         let membership = MembershipRecord {
             organization_id: org.id,
             user_id,
@@ -267,13 +268,44 @@ impl IdentityAdmin {
 
     pub async fn remove_member(
         &self,
+        actor: &Principal,
         org: &OrganizationRecord,
         user_id: Uuid,
     ) -> Result<(), ServiceError> {
+        self.require_outranks_current(actor, org, user_id).await?;
         if !self.memberships.remove(org.id, user_id).await? {
             return Err(not_found("member", user_id));
         }
         self.authenticator.invalidate_user(user_id);
+        Ok(())
+    }
+
+    /// Changing or removing someone's membership needs every scope their current role
+    /// gives there (an organization admin cannot demote someone above them).
+    async fn require_outranks_current(
+        &self,
+        actor: &Principal,
+        org: &OrganizationRecord,
+        user_id: Uuid,
+    ) -> Result<(), ServiceError> {
+        let current = self
+            .memberships
+            .list_for_organization(org.id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user_id);
+        if let Some(current) = current {
+            let template = self.template(current.role_template_id).await?;
+            if !template
+                .scopes
+                .iter()
+                .all(|s| actor.grants.allows_in(s, org.id))
+            {
+                return Err(ServiceError::Forbidden(
+                    "you cannot change the membership of someone whose role holds scopes you do not".into(),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -43,18 +43,6 @@ impl Requirement {
             Requirement::Listing(s) => format!("{s} (filtered; open with anonymous read)"),
         }
     }
-
-    /// The scope, if the route names one.
-    pub fn scope(self) -> Option<Scope> {
-        match self {
-            Requirement::Public | Requirement::Authenticated => None,
-            Requirement::Global(s)
-            | Requirement::Organization(s)
-            | Requirement::NamespaceRead(s)
-            | Requirement::NamespaceWrite(s)
-            | Requirement::Listing(s) => Some(s),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

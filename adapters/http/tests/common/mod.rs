@@ -391,3 +391,84 @@ pub async fn body(resp: TestResponse) -> serde_json::Value {
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
     }
 }
+
+/// Requests with one bearer token, answering status and JSON body.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    cli: &'a Client,
+    token: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    pub fn new(cli: &'a Client, token: &'a str) -> Self {
+        Self { cli, token }
+    }
+
+    pub async fn send(
+        self,
+        method: &str,
+        path: &str,
+        payload: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let req = match method {
+            "GET" => self.cli.get(path),
+            "POST" => self.cli.post(path),
+            "PUT" => self.cli.put(path),
+            "PATCH" => self.cli.patch(path),
+            "DELETE" => self.cli.delete(path),
+            other => panic!("method {other}"),
+        }
+        .header("Authorization", format!("Bearer {}", self.token));
+        let req = match payload {
+            Some(p) => req.body_json(&p),
+            None => req,
+        };
+        let resp = req.send().await;
+        let status = resp.0.status();
+        (status, body(resp).await)
+    }
+
+    pub async fn get(self, path: &str) -> (StatusCode, serde_json::Value) {
+        self.send("GET", path, None).await
+    }
+    pub async fn post(
+        self,
+        path: &str,
+        payload: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        self.send("POST", path, Some(payload)).await
+    }
+    pub async fn post_empty(self, path: &str) -> (StatusCode, serde_json::Value) {
+        self.send("POST", path, None).await
+    }
+    pub async fn put(
+        self,
+        path: &str,
+        payload: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        self.send("PUT", path, Some(payload)).await
+    }
+    pub async fn patch(
+        self,
+        path: &str,
+        payload: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        self.send("PATCH", path, Some(payload)).await
+    }
+    pub async fn delete(self, path: &str) -> (StatusCode, serde_json::Value) {
+        self.send("DELETE", path, None).await
+    }
+}
+
+/// Every audit row, newest first.
+pub async fn audit_rows(app: &TestApp) -> Vec<tfr_ports::driven::AuditRecord> {
+    app.state
+        .audit
+        .query(tfr_ports::driven::AuditQuery {
+            limit: 500,
+            ..tfr_ports::driven::AuditQuery::default()
+        })
+        .await
+        .expect("audit query")
+        .0
+}

@@ -161,7 +161,10 @@ impl MembersApi {
     ) -> ApiResult<DeletedResponse> {
         let org =
             organization_with(&state, &auth, req, &organization, Scope::OrganizationsWrite).await?;
-        state.identity.remove_member(&org, user.0).await?;
+        state
+            .identity
+            .remove_member(auth.principal(), &org, user.0)
+            .await?;
         Ok(DeletedResponse::Deleted)
     }
 }
