@@ -53,6 +53,7 @@ async fn plain_http_and_generated_signing_key() {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_tests(data.path());
     settings.url_signing_key = None;
+    settings.auth.jwt_secret = None;
     let server = tfr::start(settings.clone()).await.unwrap();
     assert!(server.base_url().starts_with("http://127.0.0.1:"));
     let ready = reqwest::get(format!("{}/ready", server.base_url()))
@@ -72,10 +73,24 @@ async fn plain_http_and_generated_signing_key() {
             0o600
         );
     }
-    // A second start reuses the same key.
+    // The session secret too: generated once, 0600, distinct from the link key.
+    let jwt_file = data.path().join("jwt-secret");
+    let jwt = std::fs::read_to_string(&jwt_file).unwrap();
+    assert!(jwt.trim().len() >= 32);
+    assert_ne!(jwt, key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&jwt_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // A second start reuses the same keys.
     let server = tfr::start(settings).await.unwrap();
     server.shutdown().await.unwrap();
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    assert_eq!(std::fs::read_to_string(&jwt_file).unwrap(), jwt);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
