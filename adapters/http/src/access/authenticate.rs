@@ -132,6 +132,10 @@ impl<E: Endpoint> Endpoint for AuthenticateEndpoint<E> {
             }
         }
         req.set_data(auth);
+        if let Some(route) = route {
+            // Matched once per request; RBAC and the audit trail reuse it.
+            req.set_data(route);
+        }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
 }

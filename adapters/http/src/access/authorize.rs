@@ -110,7 +110,11 @@ impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let Some(route) = match_route(req.method(), req.uri().path()) else {
+        let route = req
+            .data::<MatchedRoute>()
+            .cloned()
+            .or_else(|| match_route(req.method(), req.uri().path()));
+        let Some(route) = route else {
             // Not an API operation (signed file links, docs, the UI): handlers decide.
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
