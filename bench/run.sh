@@ -23,17 +23,36 @@ cargo build --release -q -p tfr
 TFR="$CARGO_TARGET_DIR/release/tfr"
 
 WORK=$(mktemp -d /tmp/tfr-bench.XXXXXX)
-TFR_PID=""; NGINX_PID=""
+TFR_PID=""; NGINX_PID=""; IDP_PID=""
 cleanup() {
     [ -n "$TFR_PID" ] && kill "$TFR_PID" 2>/dev/null || true
+    [ -n "$IDP_PID" ] && kill "$IDP_PID" 2>/dev/null || true
     [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
     GNUPGHOME="$WORK/gnupg" gpgconf --kill gpg-agent 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+# The test OIDC provider (npm oidc-provider), so reads can also be measured with a session.
+IDP_PORT="${IDP_PORT:-18082}"
+[ -d tests/oidc/node_modules ] || (cd tests/oidc && npm ci --silent --no-audit --no-fund)
+cat > "$WORK/idp.json" <<JSON
+{"port": $IDP_PORT, "redirectUris": ["http://127.0.0.1:$TFR_PORT/api/v1/auth/callback"],
+ "user": {"sub": "bench-user", "email": "bench@example.com", "email_verified": true,
+          "preferred_username": "bench", "name": "Bench User", "groups": ["bench"]}}
+JSON
+node tests/oidc/server.mjs --config "$WORK/idp.json" >"$WORK/idp.log" 2>&1 &
+IDP_PID=$!
+for _ in $(seq 1 100); do grep -q READY "$WORK/idp.log" && break; sleep 0.1; done
+grep -q READY "$WORK/idp.log" || { cat "$WORK/idp.log"; echo "the OIDC provider did not start" >&2; exit 1; }
+
 # Seeding sends one bcrypt-checked request per version: use the cheapest allowed cost.
+# Anonymous read on, so the same server answers anonymous and authenticated reads; rate
+# limits off (one client IP sends everything).
 export TFR_DATA_DIR="$WORK/data" TFR_LISTEN="127.0.0.1:$TFR_PORT" TFR_BCRYPT_COST=10 TFR_LOG_FORMAT=json RUST_LOG=warn
+export TFR_AUTH_ANONYMOUS_READ=true TFR_RATE_LIMIT_ANONYMOUS_PER_MINUTE=0 TFR_RATE_LIMIT_AUTHENTICATED_PER_MINUTE=0 TFR_RATE_LIMIT_FAILED_AUTH_PER_MINUTE=0
+export TFR_OIDC_ISSUER_URL="http://127.0.0.1:$IDP_PORT" TFR_OIDC_CLIENT_ID=tfr-test TFR_OIDC_CLIENT_SECRET=tfr-test-secret
+export TFR_AUTH_BOOTSTRAP_ADMINS=bench@example.com
 BASE="http://127.0.0.1:$TFR_PORT"
 "$TFR" migrate >/dev/null 2>&1 || true
 "$TFR" serve >"$WORK/tfr.log" 2>&1 &
@@ -129,3 +148,30 @@ for k in "${ORDER[@]}"; do
 done
 echo
 echo "Targets (issue 2): tfr >= 50% of nginx on the versions endpoints, p99 < 5ms, flat from 20 to 2,000 versions."
+
+echo
+echo "::: sign-in flows"
+SESSION=$(python3 bench/auth_flows.py login "$BASE")
+python3 bench/auth_flows.py exchange "$BASE" "$SESSION" 20
+VERIFY_KEYS=()
+for i in $(seq 1 10); do VERIFY_KEYS+=("$(TFR_BCRYPT_COST=12 "$TFR" keys create --name "verify-$i" --scopes modules:read)"); done
+python3 bench/auth_flows.py verify "$BASE" "${VERIFY_KEYS[@]}"
+READ_KEY=$("$TFR" keys create --name bench-read --scopes modules:read,providers:read)
+
+bench_as() { # URL HEADER -> "rps p99"
+    local out; out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$2" "$1")
+    echo "$(awk '/^Requests\/sec:/{print $2}' <<<"$out") $(awk '$1=="99%"{print $2}' <<<"$out")"
+}
+echo
+echo "::: authenticated reads: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, same server, same endpoints"
+printf '%-22s %12s %9s %12s %9s %7s %12s %9s %7s\n' endpoint anon_req/s anon_p99 key_req/s key_p99 key% session_req/s sess_p99 sess%
+for k in module_versions_20 module_versions_200 provider_versions provider_download module_download; do
+    read -r arps ap99 < <(bench "$BASE${PATHS[$k]}")
+    read -r krps kp99 < <(bench_as "$BASE${PATHS[$k]}" "Authorization: Bearer $READ_KEY")
+    read -r srps sp99 < <(bench_as "$BASE${PATHS[$k]}" "Authorization: Bearer $SESSION")
+    kpct=$(awk -v a="$krps" -v b="$arps" 'BEGIN{ printf "%.0f%%", 100*a/b }')
+    spct=$(awk -v a="$srps" -v b="$arps" 'BEGIN{ printf "%.0f%%", 100*a/b }')
+    printf '%-22s %12s %9s %12s %9s %7s %12s %9s %7s\n' "$k" "$arps" "$ap99" "$krps" "$kp99" "$kpct" "$srps" "$sp99" "$spct"
+done
+echo
+echo "Targets (issue 3): authenticated reads >= 80% of anonymous; login, token exchange and an uncached key verification each < 300 ms."
