@@ -10,14 +10,24 @@
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
 //! - [`blobs`]: snapshots of the filesystem blob store, to prove nothing was left behind.
 //! - [`harness`]: a running tfr with an HTTP client and publishing helpers.
+//! - [`oidc`]: a real OpenID provider (npm oidc-provider) for SSO tests.
+//! - [`browser`]: a cookie-keeping client that follows redirects by hand, like a browser.
+//! - [`sso_flow`]: tfr's SSO settings for that provider, and browser sign-ins.
+//! - [`access`]: the OpenAPI operations with their declared requirement, requests with a
+//!   chosen credential, and the audit log read back.
+//! - [`sso`]: signing a user in through the real SSO flow (with [`oidc`]'s provider).
 
+pub mod access;
 pub mod archives;
 pub mod blobs;
+pub mod browser;
 pub mod ca;
 pub mod harness;
 pub mod oidc;
 pub mod postgres;
 pub mod provider;
+pub mod sso;
+pub mod sso_flow;
 pub mod terraform;
 
 pub use ca::TestCa;
