@@ -188,6 +188,22 @@ impl IdentityAdmin {
         changes: UserChanges,
     ) -> Result<UserRecord, ServiceError> {
         let mut user = self.user(id).await?;
+        // As with memberships (`require_outranks_current`): nobody changes the role of, or
+        // disables, a user whose global role holds scopes they do not hold everywhere.
+        if (changes.global_role_id.is_some() || changes.disabled.is_some())
+            && let Some(current) = user.global_role_id
+        {
+            let template = self.template(current).await?;
+            if !template
+                .scopes
+                .iter()
+                .all(|s| actor.grants.allows_global(s))
+            {
+                return Err(ServiceError::Forbidden(
+                    "you cannot change a user whose global role holds scopes you do not".into(),
+                ));
+            }
+        }
         if let Some(role) = changes.global_role_id {
             if let Some(role_id) = role {
                 let template = self.template(role_id).await?;

@@ -280,16 +280,24 @@ impl SsoLogin {
         email: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<UserRecord, ServiceError> {
-        let base = identity
-            .username
-            .clone()
-            .or_else(|| {
-                email
-                    .as_ref()
-                    .map(|e| e.split('@').next().unwrap_or(e).to_string())
-            })
-            .unwrap_or_else(|| identity.subject.clone());
-        let base: String = base.chars().filter(|c| !c.is_control()).take(100).collect();
+        // The first candidate with something printable left: never an empty username.
+        let printable = |s: String| -> String {
+            let kept: String = s.chars().filter(|c| !c.is_control()).take(100).collect();
+            kept.trim().to_string()
+        };
+        let email_local = email
+            .as_ref()
+            .map(|e| e.split('@').next().unwrap_or(e).to_string());
+        let base = [
+            identity.username.clone(),
+            email_local,
+            Some(identity.subject.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(printable)
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "user".to_string());
         for attempt in 0..20u32 {
             let username = if attempt == 0 {
                 base.clone()
@@ -352,6 +360,16 @@ impl SsoLogin {
             wanted.entry(org).or_insert(role);
         }
         let current = self.memberships.list_for_user(user.id).await?;
+        // The default role is part of what SSO wants, so an unchanged login writes nothing.
+        let placed = !wanted.is_empty()
+            || current.iter().any(|m| m.source == MembershipSource::Manual)
+            || user.global_role_id.is_some();
+        if !placed
+            && let Some((org_name, role_name)) = &self.policy.default_role
+            && let Some((org, role)) = self.resolve(org_name, role_name).await?
+        {
+            wanted.insert(org, role);
+        }
         for m in &current {
             if m.source == MembershipSource::Sso && !wanted.contains_key(&m.organization_id) {
                 self.memberships.remove(m.organization_id, user.id).await?;
@@ -369,23 +387,6 @@ impl SsoLogin {
                     organization_id: *org,
                     user_id: user.id,
                     role_template_id: *role,
-                    source: MembershipSource::Sso,
-                    created_at: now,
-                })
-                .await?;
-        }
-        let has_any =
-            !wanted.is_empty() || current.iter().any(|m| m.source == MembershipSource::Manual);
-        if !has_any
-            && user.global_role_id.is_none()
-            && let Some((org_name, role_name)) = &self.policy.default_role
-            && let Some((org, role)) = self.resolve(org_name, role_name).await?
-        {
-            self.memberships
-                .upsert(&MembershipRecord {
-                    organization_id: org,
-                    user_id: user.id,
-                    role_template_id: role,
                     source: MembershipSource::Sso,
                     created_at: now,
                 })

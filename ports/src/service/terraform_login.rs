@@ -159,7 +159,9 @@ impl TerraformLogin {
         let Some(port) = rest.strip_suffix("/login") else {
             return false;
         };
+        // Digits only: `u16::from_str` would also take a leading `+`.
         !port.starts_with('0')
+            && port.bytes().all(|b| b.is_ascii_digit())
             && port
                 .parse::<u16>()
                 .is_ok_and(|p| self.settings.ports.contains(&p))
