@@ -21,6 +21,11 @@ fn names_round_trip() {
             "providers:write",
             "mirrors:read",
             "mirrors:manage",
+            "users:read",
+            "users:write",
+            "organizations:read",
+            "organizations:write",
+            "audit:read",
             "admin:*"
         ]
     );
@@ -83,13 +88,44 @@ fn grants_matrix_is_exact() {
             }
         }
     }
-    // 7 reflexive + 6 from admin + 3 write->read.
-    assert_eq!(granted, 16);
+    // 12 reflexive + 11 from admin + 5 write->read.
+    assert_eq!(granted, 28);
     assert!(
         ModulesWrite.grants(ModulesRead)
             && ProvidersWrite.grants(ProvidersRead)
             && MirrorsManage.grants(MirrorsRead)
+            && UsersWrite.grants(UsersRead)
+            && OrganizationsWrite.grants(OrganizationsRead)
     );
+    assert!(!AuditRead.grants(UsersRead) && !UsersWrite.grants(OrganizationsRead));
+}
+
+#[test]
+fn is_within_follows_implication() {
+    let owner = ScopeSet::parse_list("modules:write,audit:read").unwrap();
+    assert!(
+        ScopeSet::parse_list("modules:read")
+            .unwrap()
+            .is_within(&owner)
+    );
+    assert!(
+        ScopeSet::parse_list("modules:write,audit:read")
+            .unwrap()
+            .is_within(&owner)
+    );
+    assert!(
+        !ScopeSet::parse_list("providers:read")
+            .unwrap()
+            .is_within(&owner)
+    );
+    assert!(!ScopeSet::parse_list("admin:*").unwrap().is_within(&owner));
+    let admin = ScopeSet::parse_list("admin:*").unwrap();
+    assert!(
+        ScopeSet::parse_list("users:write,organizations:write")
+            .unwrap()
+            .is_within(&admin)
+    );
+    assert!(ScopeSet::default().is_within(&ScopeSet::default()));
 }
 
 #[test]
