@@ -188,21 +188,8 @@ impl IdentityAdmin {
         changes: UserChanges,
     ) -> Result<UserRecord, ServiceError> {
         let mut user = self.user(id).await?;
-        // As with memberships (`require_outranks_current`): nobody changes the role of, or
-        // disables, a user whose global role holds scopes they do not hold everywhere.
-        if (changes.global_role_id.is_some() || changes.disabled.is_some())
-            && let Some(current) = user.global_role_id
-        {
-            let template = self.template(current).await?;
-            if !template
-                .scopes
-                .iter()
-                .all(|s| actor.grants.allows_global(s))
-            {
-                return Err(ServiceError::Forbidden(
-                    "you cannot change a user whose global role holds scopes you do not".into(),
-                ));
-            }
+        if changes.global_role_id.is_some() || changes.disabled.is_some() {
+            self.require_outranks_user(actor, &user).await?;
         }
         if let Some(role) = changes.global_role_id {
             if let Some(role_id) = role {
@@ -235,6 +222,42 @@ impl IdentityAdmin {
         }
         self.authenticator.invalidate_user(id);
         Ok(user)
+    }
+
+    /// Acting on a user (global role, disabling, their keys) needs every scope they hold:
+    /// those of their global role everywhere, and those of each membership in its
+    /// organization. Nobody can lock out someone above them.
+    pub async fn require_outranks_user(
+        &self,
+        actor: &Principal,
+        user: &UserRecord,
+    ) -> Result<(), ServiceError> {
+        let refused = || {
+            ServiceError::Forbidden(
+                "you cannot act on a user who holds scopes you do not hold".into(),
+            )
+        };
+        if let Some(current) = user.global_role_id {
+            let template = self.template(current).await?;
+            if !template
+                .scopes
+                .iter()
+                .all(|s| actor.grants.allows_global(s))
+            {
+                return Err(refused());
+            }
+        }
+        for m in self.memberships.list_for_user(user.id).await? {
+            let template = self.template(m.role_template_id).await?;
+            if !template
+                .scopes
+                .iter()
+                .all(|s| actor.grants.allows_in(s, m.organization_id))
+            {
+                return Err(refused());
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------ memberships

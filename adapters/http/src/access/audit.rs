@@ -1,5 +1,7 @@
-//! The audit trail: every mutating request leaves one row, whether it succeeded, failed
-//! or was refused (refusals are recorded by the layer that refused).
+//! The audit trail: every mutating request that reaches authentication leaves one row,
+//! whether it succeeded, failed or was refused (refusals are recorded by the layer that
+//! refused). Requests throttled by the rate limiter (429, before authentication) are
+//! logged but not audited: a flood must not turn into a database write per request.
 
 use std::sync::Arc;
 

@@ -283,6 +283,11 @@ impl UsersApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<DeletedResponse> {
         auth.require_global(Scope::UsersWrite)?;
+        let user = state.identity.user(id.0).await?;
+        state
+            .identity
+            .require_outranks_user(auth.principal(), &user)
+            .await?;
         let key = state
             .identity
             .owned_key(KeyOwner::User(id.0), key.0)
