@@ -6,7 +6,7 @@ mod identity_common;
 
 use tfr_core::Scope::*;
 use tfr_ports::driven::{
-    AUDITOR_TEMPLATE_ID, DEFAULT_ORGANIZATION_ID, KeyOwner, MembershipSource,
+    ADMIN_TEMPLATE_ID, AUDITOR_TEMPLATE_ID, DEFAULT_ORGANIZATION_ID, KeyOwner, MembershipSource,
     PUBLISHER_TEMPLATE_ID, UserQuery, VIEWER_TEMPLATE_ID,
 };
 use tfr_ports::service::UserChanges;
@@ -264,8 +264,9 @@ async fn a_membership_change_reaches_the_members_session_at_once() {
 async fn nobody_changes_the_membership_of_someone_above_them() {
     let s = setup().await;
     let bob = s.w.user("bob").await;
+    // An administrator of the organization holds administrative scopes the lead lacks.
     s.w.admin
-        .set_member(&s.root, &s.platform, bob.id, PUBLISHER_TEMPLATE_ID)
+        .set_member(&s.root, &s.platform, bob.id, ADMIN_TEMPLATE_ID)
         .await
         .unwrap();
     assert_forbidden(
@@ -276,10 +277,19 @@ async fn nobody_changes_the_membership_of_someone_above_them() {
     assert_forbidden(s.w.admin.remove_member(&s.lead, &s.platform, bob.id).await);
     assert_eq!(
         s.w.memberships(bob.id).await[0].role_template_id,
-        PUBLISHER_TEMPLATE_ID
+        ADMIN_TEMPLATE_ID
     );
+    // Package scopes do not count: the lead may demote or remove a publisher.
     s.w.admin
-        .remove_member(&s.root, &s.platform, bob.id)
+        .set_member(&s.root, &s.platform, bob.id, PUBLISHER_TEMPLATE_ID)
+        .await
+        .unwrap();
+    s.w.admin
+        .set_member(&s.lead, &s.platform, bob.id, VIEWER_TEMPLATE_ID)
+        .await
+        .unwrap();
+    s.w.admin
+        .remove_member(&s.lead, &s.platform, bob.id)
         .await
         .unwrap();
 }

@@ -38,6 +38,9 @@ struct World {
     admin: String,
     /// The bootstrap admin's session.
     user: SignedIn,
+    /// A plain member's session (the default role, viewer): the user that the user
+    /// administration routes act on, since acting on an admin needs admin scopes.
+    member: SignedIn,
     /// A key owned by that user (`modules:read`): what `authenticated` operations get.
     user_key: String,
     /// A role template of `default` granting `organizations:read` only.
@@ -59,6 +62,13 @@ fn admin_user() -> TestUser {
         .name("Matrix Admin")
 }
 
+fn member_user() -> TestUser {
+    TestUser::new("matrix-member")
+        .email("member@example.com", true)
+        .username("matrix-member")
+        .name("Matrix Member")
+}
+
 impl World {
     async fn start(postgres: bool) -> World {
         let idp = OidcTestProvider::start(sso::idp_options())
@@ -74,12 +84,16 @@ impl World {
         let user = sso::sign_in(&reg, &idp, &admin_user())
             .await
             .expect("SSO sign-in");
+        let member = sso::sign_in(&reg, &idp, &member_user())
+            .await
+            .expect("SSO sign-in of a plain member");
         let signing = generate_signing_key();
         let mut world = World {
             reg,
             _idp: idp,
             admin,
             user,
+            member,
             user_key: String::new(),
             template_id: String::new(),
             signing,
@@ -90,6 +104,18 @@ impl World {
         };
         let created = world.own_key("matrix user key", &["modules:read"]).await;
         world.user_key = created["secret"].as_str().expect("secret").to_string();
+        // The plain member reads in `default` (viewer), nothing more.
+        let member_path = format!(
+            "/api/v1/admin/organizations/default/members/{}",
+            world.member.user_id
+        );
+        world
+            .ok(
+                Call::new(Method::PUT, &member_path)
+                    .json(json!({"role_template_id": "00000000-0000-7000-8000-000000000101"})),
+                200,
+            )
+            .await;
         world.publish_module(NS, "1.0.0").await;
         world.publish_provider(NS, "1.0.0").await;
         let template = world
@@ -224,6 +250,21 @@ impl World {
         created["key"]["id"].as_str().expect("key id").to_string()
     }
 
+    /// A fresh key of the plain member (`modules:read`); its id.
+    async fn fresh_member_key(&self) -> String {
+        let n = self.next();
+        let reply = Call::new(Method::POST, "/api/v1/keys")
+            .bearer(Some(&self.member.token))
+            .json(json!({"name": format!("member key {n}"), "scopes": ["modules:read"]}))
+            .send(&self.reg)
+            .await;
+        assert_eq!(reply.status, 201, "creating a member key: {}", reply.text);
+        reply.json()["key"]["id"]
+            .as_str()
+            .expect("key id")
+            .to_string()
+    }
+
     /// A fresh role template of `default`; its id.
     async fn fresh_template(&self) -> String {
         let n = self.next();
@@ -305,9 +346,9 @@ impl World {
         } else if p.starts_with("/api/v1/admin/organizations/{organization}/role-templates/{id}") {
             v.insert("id".into(), self.fresh_template().await);
         } else if p.starts_with("/api/v1/admin/users/{id}") {
-            v.insert("id".into(), self.user.user_id.clone());
+            v.insert("id".into(), self.member.user_id.clone());
             if p.contains("{key}") {
-                v.insert("key".into(), self.fresh_user_key().await);
+                v.insert("key".into(), self.fresh_member_key().await);
             }
         } else if p.starts_with("/api/v1/keys/{id}") {
             v.insert("id".into(), self.fresh_user_key().await);

@@ -68,10 +68,18 @@ terraform {{
 
         // Read protection: without a credential, init is refused.
         let anonymous = tempfile::tempdir().expect("workdir");
-        std::fs::copy(work.path().join("main.tf"), anonymous.path().join("main.tf"))
-            .expect("copy main.tf");
+        std::fs::copy(
+            work.path().join("main.tf"),
+            anonymous.path().join("main.tf"),
+        )
+        .expect("copy main.tf");
         let refused = tf
-            .run(bin, anonymous.path(), &["init", "-input=false", "-no-color"], "")
+            .run(
+                bin,
+                anonymous.path(),
+                &["init", "-input=false", "-no-color"],
+                "",
+            )
             .await
             .expect("run terraform init without credentials");
         assert!(

@@ -19,6 +19,21 @@ use crate::service::{ApiKeys, Authenticator, NamespaceAccess, NewApiKey, Service
 
 const SYSTEM_TEMPLATE_NAMES: [&str; 4] = ["viewer", "publisher", "admin", "auditor"];
 
+/// Scopes that give power over other people or their records: acting on someone who holds
+/// one of these needs it too (nobody locks out or demotes someone above them). Package
+/// scopes do not count: a user manager may still revoke a publisher's key.
+fn is_administrative(scope: Scope) -> bool {
+    matches!(
+        scope,
+        Scope::UsersRead
+            | Scope::UsersWrite
+            | Scope::OrganizationsRead
+            | Scope::OrganizationsWrite
+            | Scope::AuditRead
+            | Scope::Admin
+    )
+}
+
 pub struct IdentityAdmin {
     organizations: Arc<dyn OrganizationRepository>,
     users: Arc<dyn UserRepository>,
@@ -224,9 +239,9 @@ impl IdentityAdmin {
         Ok(user)
     }
 
-    /// Acting on a user (global role, disabling, their keys) needs every scope they hold:
-    /// those of their global role everywhere, and those of each membership in its
-    /// organization. Nobody can lock out someone above them.
+    /// Acting on a user (global role, disabling, their keys) needs every administrative
+    /// scope they hold: those of their global role everywhere, and those of each
+    /// membership in its organization. Nobody can lock out someone above them.
     pub async fn require_outranks_user(
         &self,
         actor: &Principal,
@@ -252,6 +267,7 @@ impl IdentityAdmin {
             if !template
                 .scopes
                 .iter()
+                .filter(|s| is_administrative(*s))
                 .all(|s| actor.grants.allows_in(s, m.organization_id))
             {
                 return Err(refused());
@@ -319,8 +335,8 @@ impl IdentityAdmin {
         Ok(())
     }
 
-    /// Changing or removing someone's membership needs every scope their current role
-    /// gives there (an organization admin cannot demote someone above them).
+    /// Changing or removing someone's membership needs every administrative scope their
+    /// current role gives there (an organization manager cannot demote someone above them).
     async fn require_outranks_current(
         &self,
         actor: &Principal,
@@ -338,6 +354,7 @@ impl IdentityAdmin {
             if !template
                 .scopes
                 .iter()
+                .filter(|s| is_administrative(*s))
                 .all(|s| actor.grants.allows_in(s, org.id))
             {
                 return Err(ServiceError::Forbidden(
