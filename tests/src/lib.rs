@@ -16,6 +16,8 @@
 //! - [`access`]: the OpenAPI operations with their declared requirement, requests with a
 //!   chosen credential, and the audit log read back.
 //! - [`sso`]: signing a user in through the real SSO flow (with [`oidc`]'s provider).
+//! - [`world`]: a registry with SSO and a signed-in admin, and request helpers that assert
+//!   a status with context (shared by the access and audit tests).
 
 pub mod access;
 pub mod archives;
@@ -29,6 +31,7 @@ pub mod provider;
 pub mod sso;
 pub mod sso_flow;
 pub mod terraform;
+pub mod world;
 
 pub use ca::TestCa;
 pub use harness::{TestRegistry, TestRegistryBuilder};

@@ -3,29 +3,30 @@
 //! holds a secret; nothing in the API changes or deletes a row.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tfr_tests::TestRegistry;
 use tfr_tests::access::{Body, Call, Reply, audit_rows, audit_rows_of, bogus_key, request_id};
 use tfr_tests::archives;
-use tfr_tests::oidc::{OidcTestProvider, TestUser};
-use tfr_tests::provider::{ProviderDist, generate_signing_key};
-use tfr_tests::sso::{self, SignedIn};
-
-const ADMIN_EMAIL: &str = "audit-admin@example.com";
+use tfr_tests::oidc::TestUser;
+use tfr_tests::provider::generate_signing_key;
+use tfr_tests::world::{SsoWorld, fake_provider, key_id, str_at, templates};
 
 struct Trail {
-    reg: TestRegistry,
-    _idp: OidcTestProvider,
-    /// System key, `admin:*`.
-    admin: String,
+    base: SsoWorld,
     admin_id: String,
     /// System key, `audit:read`.
     auditor: String,
-    user: SignedIn,
     /// Every secret the run used or was given: none may appear in the audit log.
     secrets: Vec<String>,
+}
+
+impl Deref for Trail {
+    type Target = SsoWorld;
+    fn deref(&self) -> &SsoWorld {
+        &self.base
+    }
 }
 
 /// What one request's single audit row must say (an empty `resource`: checked by the caller).
@@ -38,50 +39,58 @@ struct Expect<'a> {
     principal: Option<&'a str>,
 }
 
+impl<'a> Expect<'a> {
+    fn success(action: &'a str, resource: &'a str, status: u16, by: Option<&'a str>) -> Self {
+        Expect {
+            action,
+            resource,
+            outcome: "success",
+            status,
+            principal: by,
+        }
+    }
+
+    fn denied(action: &'a str, resource: &'a str, status: u16, by: Option<&'a str>) -> Self {
+        Expect {
+            outcome: "denied",
+            ..Self::success(action, resource, status, by)
+        }
+    }
+
+    fn failed(action: &'a str, resource: &'a str, status: u16, by: Option<&'a str>) -> Self {
+        Expect {
+            outcome: "failed",
+            ..Self::success(action, resource, status, by)
+        }
+    }
+}
+
 impl Trail {
     async fn start(postgres: bool) -> Trail {
-        let idp = OidcTestProvider::start(sso::idp_options())
-            .await
-            .expect("start the OIDC test provider");
-        let reg = TestRegistry::builder()
-            .postgres_if(postgres)
-            .configure(sso::configure(&idp, &[ADMIN_EMAIL]))
-            .start()
-            .await
-            .expect("start tfr");
-        let admin = reg.key_with_scopes("admin:*").await;
-        let auditor = reg.key_with_scopes("audit:read").await;
-        let user = sso::sign_in(
-            &reg,
-            &idp,
-            &TestUser::new("audit-admin")
-                .email(ADMIN_EMAIL, true)
-                .username("audit-admin"),
-        )
-        .await
-        .expect("SSO sign-in");
-        let me = Call::new(Method::GET, "/api/v1/auth/me")
-            .bearer(Some(&admin))
-            .send(&reg)
-            .await;
-        assert_eq!(me.status, 200, "{}", me.text);
-        let admin_id = me.json()["key_id"].as_str().expect("key_id").to_string();
+        let admin_user = TestUser::new("audit-admin")
+            .email("audit-admin@example.com", true)
+            .username("audit-admin");
+        let base = SsoWorld::start(postgres, &admin_user).await;
+        let auditor = base.reg.key_with_scopes("audit:read").await;
+        let admin_id = key_id(&base.reg, &base.admin).await;
         let secrets = vec![
-            admin.clone(),
+            base.admin.clone(),
             auditor.clone(),
-            reg.token.clone(),
-            user.token.clone(),
-            user.csrf.clone(),
+            base.reg.token.clone(),
+            base.user.token.clone(),
+            base.user.csrf.clone(),
         ];
         Trail {
-            reg,
-            _idp: idp,
-            admin,
+            base,
             admin_id,
             auditor,
-            user,
             secrets,
         }
+    }
+
+    /// A request with the admin key.
+    fn admin_call(&self, method: Method, path: impl Into<String>) -> Call<'_> {
+        Call::new(method, path).bearer(Some(&self.base.admin))
     }
 
     /// Sends `call` with a fresh request id and checks that exactly one audit row carries
@@ -145,24 +154,11 @@ impl Trail {
 
     /// A secret from a created or rotated key's answer, remembered.
     fn keep_secret(&mut self, reply: &Reply) -> (String, String) {
-        let body = reply.json();
-        let secret = body["secret"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no secret in {body}"))
-            .to_string();
-        let id = body["key"]["id"].as_str().expect("key id").to_string();
+        let secret = str_at(reply, "/secret");
+        let id = str_at(reply, "/key/id");
         self.secrets.push(secret.clone());
         (id, secret)
     }
-}
-
-async fn key_id(reg: &TestRegistry, secret: &str) -> String {
-    let me = Call::new(Method::GET, "/api/v1/auth/me")
-        .bearer(Some(secret))
-        .send(reg)
-        .await;
-    assert_eq!(me.status, 200, "{}", me.text);
-    me.json()["key_id"].as_str().expect("key_id").to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,146 +180,76 @@ async fn trail(postgres: bool) {
     // Publishing and deleting a module version.
     let tarball = archives::module_tar_gz("acme/net/aws 1.0.0");
     t.one_row(
-        Call::new(Method::POST, "/api/v1/modules/acme/net/aws/1.0.0")
-            .bearer(Some(&admin))
+        t.admin_call(Method::POST, "/api/v1/modules/acme/net/aws/1.0.0")
             .body(Body::Raw(archives::GZIP, tarball.clone())),
-        Expect {
-            action: "module.publish",
-            resource: "module:acme/net/aws/1.0.0",
-            outcome: "success",
-            status: 201,
-            principal: by_admin,
-        },
+        Expect::success("module.publish", "module:acme/net/aws/1.0.0", 201, by_admin),
     )
     .await;
     t.one_row(
-        Call::new(Method::POST, "/api/v1/modules/acme/net/aws/1.1.0")
-            .bearer(Some(&admin))
+        t.admin_call(Method::POST, "/api/v1/modules/acme/net/aws/1.1.0")
             .body(Body::Raw(archives::GZIP, tarball)),
-        Expect {
-            action: "module.publish",
-            resource: "module:acme/net/aws/1.1.0",
-            outcome: "success",
-            status: 201,
-            principal: by_admin,
-        },
+        Expect::success("module.publish", "module:acme/net/aws/1.1.0", 201, by_admin),
     )
     .await;
     t.one_row(
-        Call::new(Method::DELETE, "/api/v1/modules/acme/net/aws/1.1.0").bearer(Some(&admin)),
-        Expect {
-            action: "module.delete",
-            resource: "module:acme/net/aws/1.1.0",
-            outcome: "success",
-            status: 204,
-            principal: by_admin,
-        },
+        t.admin_call(Method::DELETE, "/api/v1/modules/acme/net/aws/1.1.0"),
+        Expect::success("module.delete", "module:acme/net/aws/1.1.0", 204, by_admin),
     )
     .await;
     // A publish that fails (not an archive) is recorded as failed.
     let (reply, _) = t
         .one_row(
-            Call::new(Method::POST, "/api/v1/modules/acme/net/aws/2.0.0")
-                .bearer(Some(&admin))
+            t.admin_call(Method::POST, "/api/v1/modules/acme/net/aws/2.0.0")
                 .body(Body::Raw(archives::GZIP, b"this is not a tarball".to_vec())),
-            Expect {
-                action: "module.publish",
-                resource: "module:acme/net/aws/2.0.0",
-                outcome: "failed",
-                status: 400,
-                principal: by_admin,
-            },
+            Expect::failed("module.publish", "module:acme/net/aws/2.0.0", 400, by_admin),
         )
         .await;
     assert!(!reply.message().is_empty());
 
     // Publishing and deleting a provider version.
     let signing = generate_signing_key();
-    let dist = ProviderDist::build(&signing, "fake", "1.0.0", &[("linux", "amd64")]);
     t.one_row(
-        Call::new(Method::POST, "/api/v1/providers/acme/fake/1.0.0")
-            .bearer(Some(&admin))
-            .body(Body::Provider(dist.upload())),
-        Expect {
-            action: "provider.publish",
-            resource: "provider:acme/fake/1.0.0",
-            outcome: "success",
-            status: 201,
-            principal: by_admin,
-        },
+        t.admin_call(Method::POST, "/api/v1/providers/acme/fake/1.0.0")
+            .body(Body::Provider(fake_provider(&signing, "1.0.0"))),
+        Expect::success(
+            "provider.publish",
+            "provider:acme/fake/1.0.0",
+            201,
+            by_admin,
+        ),
     )
     .await;
     t.one_row(
-        Call::new(Method::DELETE, "/api/v1/providers/acme/fake/1.0.0").bearer(Some(&admin)),
-        Expect {
-            action: "provider.delete",
-            resource: "provider:acme/fake/1.0.0",
-            outcome: "success",
-            status: 204,
-            principal: by_admin,
-        },
+        t.admin_call(Method::DELETE, "/api/v1/providers/acme/fake/1.0.0"),
+        Expect::success("provider.delete", "provider:acme/fake/1.0.0", 204, by_admin),
     )
     .await;
 
     // Organizations and members.
     t.one_row(
-        Call::new(Method::POST, "/api/v1/admin/organizations")
-            .bearer(Some(&admin))
+        t.admin_call(Method::POST, "/api/v1/admin/organizations")
             .json(json!({"name": "audited", "display_name": "Audited"})),
-        Expect {
-            action: "organization.create",
-            resource: "organization:audited",
-            outcome: "success",
-            status: 201,
-            principal: by_admin,
-        },
+        Expect::success("organization.create", "organization:audited", 201, by_admin),
     )
     .await;
-    let templates = Call::new(Method::GET, "/api/v1/admin/role-templates")
-        .bearer(Some(&admin))
-        .send(&t.reg)
-        .await;
-    assert_eq!(templates.status, 200, "{}", templates.text);
-    let viewer = templates
-        .json()
-        .as_array()
-        .expect("templates")
-        .iter()
-        .find(|r| r["name"] == "viewer")
-        .and_then(|r| r["id"].as_str())
-        .expect("the viewer template")
-        .to_string();
+    let viewer = templates(&t.reg, &admin).await["viewer"].clone();
     let uid = t.user.user_id.clone();
     let member = format!("organization:audited/member:{uid}");
     t.one_row(
-        Call::new(
+        t.admin_call(
             Method::PUT,
             format!("/api/v1/admin/organizations/audited/members/{uid}"),
         )
-        .bearer(Some(&admin))
         .json(json!({"role_template_id": viewer})),
-        Expect {
-            action: "member.set",
-            resource: &member,
-            outcome: "success",
-            status: 200,
-            principal: by_admin,
-        },
+        Expect::success("member.set", &member, 200, by_admin),
     )
     .await;
     t.one_row(
-        Call::new(
+        t.admin_call(
             Method::DELETE,
             format!("/api/v1/admin/organizations/audited/members/{uid}"),
-        )
-        .bearer(Some(&admin)),
-        Expect {
-            action: "member.remove",
-            resource: &member,
-            outcome: "success",
-            status: 204,
-            principal: by_admin,
-        },
+        ),
+        Expect::success("member.remove", &member, 204, by_admin),
     )
     .await;
 
@@ -335,13 +261,7 @@ async fn trail(postgres: bool) {
             Call::new(Method::POST, "/api/v1/keys")
                 .bearer(Some(&session))
                 .json(json!({"name": "ci", "scopes": ["modules:read"]})),
-            Expect {
-                action: "api_key.create",
-                resource: "",
-                outcome: "success",
-                status: 201,
-                principal: Some(&by_user),
-            },
+            Expect::success("api_key.create", "", 201, Some(&by_user)),
         )
         .await
         .pipe_resource_check("api_key:");
@@ -352,13 +272,7 @@ async fn trail(postgres: bool) {
         .one_row(
             Call::new(Method::POST, format!("/api/v1/keys/{user_key_id}/rotate"))
                 .bearer(Some(&session)),
-            Expect {
-                action: "api_key.rotate",
-                resource: &resource,
-                outcome: "success",
-                status: 200,
-                principal: Some(&by_user),
-            },
+            Expect::success("api_key.rotate", &resource, 200, Some(&by_user)),
         )
         .await;
     let (_, rotated_user_key) = t.keep_secret(&reply);
@@ -367,24 +281,12 @@ async fn trail(postgres: bool) {
         Call::new(Method::POST, "/api/v1/modules/acme/net/aws/3.0.0")
             .bearer(Some(&user_key))
             .body(Body::Raw(archives::GZIP, vec![1, 2, 3])),
-        Expect {
-            action: "module.publish",
-            resource: "module:acme/net/aws/3.0.0",
-            outcome: "denied",
-            status: 401,
-            principal: None,
-        },
+        Expect::denied("module.publish", "module:acme/net/aws/3.0.0", 401, None),
     )
     .await;
     t.one_row(
         Call::new(Method::DELETE, format!("/api/v1/keys/{user_key_id}")).bearer(Some(&session)),
-        Expect {
-            action: "api_key.revoke",
-            resource: &resource,
-            outcome: "success",
-            status: 204,
-            principal: Some(&by_user),
-        },
+        Expect::success("api_key.revoke", &resource, 204, Some(&by_user)),
     )
     .await;
     let gone = Call::new(Method::GET, "/api/v1/auth/me")
@@ -396,16 +298,9 @@ async fn trail(postgres: bool) {
     // An organization's keys: create, rotate, revoke.
     let (reply, row) = t
         .one_row(
-            Call::new(Method::POST, "/api/v1/admin/organizations/audited/api-keys")
-                .bearer(Some(&admin))
+            t.admin_call(Method::POST, "/api/v1/admin/organizations/audited/api-keys")
                 .json(json!({"name": "deployer", "scopes": ["modules:write"]})),
-            Expect {
-                action: "api_key.create",
-                resource: "",
-                outcome: "success",
-                status: 201,
-                principal: by_admin,
-            },
+            Expect::success("api_key.create", "", 201, by_admin),
         )
         .await
         .pipe_resource_check("organization:audited/api_key:");
@@ -421,45 +316,30 @@ async fn trail(postgres: bool) {
                 archives::GZIP,
                 archives::module_tar_gz("audited-ns"),
             )),
-        Expect {
-            action: "module.publish",
-            resource: "module:audited-ns/net/aws/1.0.0",
-            outcome: "success",
-            status: 201,
-            principal: Some(&by_org_key),
-        },
+        Expect::success(
+            "module.publish",
+            "module:audited-ns/net/aws/1.0.0",
+            201,
+            Some(&by_org_key),
+        ),
     )
     .await;
     let (reply, _) = t
         .one_row(
-            Call::new(
+            t.admin_call(
                 Method::POST,
                 format!("/api/v1/admin/organizations/audited/api-keys/{org_key_id}/rotate"),
-            )
-            .bearer(Some(&admin)),
-            Expect {
-                action: "api_key.rotate",
-                resource: &resource,
-                outcome: "success",
-                status: 200,
-                principal: by_admin,
-            },
+            ),
+            Expect::success("api_key.rotate", &resource, 200, by_admin),
         )
         .await;
     t.keep_secret(&reply);
     t.one_row(
-        Call::new(
+        t.admin_call(
             Method::DELETE,
             format!("/api/v1/admin/organizations/audited/api-keys/{org_key_id}"),
-        )
-        .bearer(Some(&admin)),
-        Expect {
-            action: "api_key.revoke",
-            resource: &resource,
-            outcome: "success",
-            status: 204,
-            principal: by_admin,
-        },
+        ),
+        Expect::success("api_key.revoke", &resource, 204, by_admin),
     )
     .await;
 
@@ -485,57 +365,33 @@ async fn trail(postgres: bool) {
         } else {
             Body::Json(json!({"name": "never"}))
         };
-        t.one_row(
-            Call::new(Method::POST, path)
-                .bearer(Some(&reader))
-                .body(body.clone()),
-            Expect {
-                action,
-                resource,
-                outcome: "denied",
-                status: 403,
-                principal: Some(&by_reader),
-            },
-        )
-        .await;
         let bogus = bogus_key();
         t.secrets.push(bogus.clone());
-        t.one_row(
-            Call::new(Method::POST, path)
-                .bearer(Some(&bogus))
-                .body(body.clone()),
-            Expect {
-                action,
-                resource,
-                outcome: "denied",
-                status: 401,
-                principal: None,
-            },
-        )
-        .await;
-        t.one_row(
-            Call::new(Method::POST, path).body(body),
-            Expect {
-                action,
-                resource,
-                outcome: "denied",
-                status: 401,
-                principal: None,
-            },
-        )
-        .await;
+        for (bearer, status, principal) in [
+            (Some(reader.as_str()), 403, Some(by_reader.as_str())),
+            (Some(bogus.as_str()), 401, None),
+            (None, 401, None),
+        ] {
+            t.one_row(
+                Call::new(Method::POST, path)
+                    .bearer(bearer)
+                    .body(body.clone()),
+                Expect::denied(action, resource, status, principal),
+            )
+            .await;
+        }
     }
     // The organization that was never created does not exist.
-    let never = Call::new(Method::GET, "/api/v1/admin/organizations/never")
-        .bearer(Some(&admin))
+    let never = t
+        .admin_call(Method::GET, "/api/v1/admin/organizations/never")
         .send(&t.reg)
         .await;
     assert_eq!(never.status, 404, "{}", never.text);
 
     // Reads are not audited.
     let rid = request_id("read");
-    let read = Call::new(Method::GET, "/v1/modules/acme/net/aws/versions")
-        .bearer(Some(&admin))
+    let read = t
+        .admin_call(Method::GET, "/v1/modules/acme/net/aws/versions")
         .request_id(&rid)
         .send(&t.reg)
         .await;
@@ -594,7 +450,7 @@ async fn trail(postgres: bool) {
     }
 
     immutable(&t).await;
-    t.reg.shutdown().await;
+    t.base.reg.shutdown().await;
 }
 
 /// There is no way to change or delete audit rows through the API.

@@ -15,8 +15,9 @@ use tfr_tests::TestRegistry;
 use tfr_tests::access::{Body, Call, Reply, bogus_key};
 use tfr_tests::archives;
 use tfr_tests::oidc::{OidcTestProvider, TestUser};
-use tfr_tests::provider::{ProviderDist, generate_signing_key};
+use tfr_tests::provider::generate_signing_key;
 use tfr_tests::sso;
+use tfr_tests::world::{publish_module_ok, publish_provider_ok};
 
 /// The CSP nonce of a response (`'nonce-...'` in script-src, the same in style-src).
 fn csp_nonce(reply: &Reply, what: &str) -> String {
@@ -462,22 +463,8 @@ async fn log_scenario() {
     keep("a system key", &admin);
     let reader = reg.key_with_scopes("modules:read,providers:read").await;
     keep("a read key", &reader);
-    let publish = reg
-        .publish_module_with(
-            "logs/net/aws",
-            "1.0.0",
-            archives::module_tar_gz("logs"),
-            archives::GZIP,
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(publish.status().as_u16(), 201);
-    let signing = generate_signing_key();
-    let dist = ProviderDist::build(&signing, "fake", "1.0.0", &[("linux", "amd64")]);
-    let resp = reg
-        .publish_provider_with("logs/fake", "1.0.0", &dist.upload(), Some(&admin))
-        .await;
-    assert_eq!(resp.status().as_u16(), 201);
+    publish_module_ok(&reg, "logs/net/aws", "1.0.0", &admin).await;
+    publish_provider_ok(&reg, &generate_signing_key(), "logs", "1.0.0", &admin).await;
     let versions = Call::new(Method::GET, "/v1/modules/logs/net/aws/versions")
         .bearer(Some(&reader))
         .send(&reg)

@@ -387,19 +387,9 @@ async fn login_protocol_refusals() {
     let (verifier, challenge) = pkce();
     let code = authorize(&browser, &reg, &redirect_uri, &challenge, "s1").await;
     let (wrong, _) = pkce();
-    let (status, body, cache) = token(&reg, &code, &redirect_uri, &wrong).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    let cache = expect_invalid_grant(&reg, &code, &redirect_uri, &wrong).await;
     assert_eq!(cache.as_deref(), Some("no-store"));
-    let (status, body, _) = token(&reg, &code, &redirect_uri, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    expect_invalid_grant(&reg, &code, &redirect_uri, &verifier).await;
 
     // The right verifier: a bearer token, once; the code cannot be reused.
     let (verifier, challenge) = pkce();
@@ -415,23 +405,13 @@ async fn login_protocol_refusals() {
     let (status, who) = bearer_json(&reg, Method::GET, "/api/v1/auth/me", &access_token).await;
     assert_eq!(status, 200, "{who}");
     assert_eq!(who["method"], "api_key");
-    let (status, body, _) = token(&reg, &code, &redirect_uri, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    expect_invalid_grant(&reg, &code, &redirect_uri, &verifier).await;
 
     // The token request must name the same redirect URI.
     let (verifier, challenge) = pkce();
     let code = authorize(&browser, &reg, &redirect_uri, &challenge, "s3").await;
     let other = format!("http://localhost:{}/login", ports.0 + 2);
-    let (status, body, _) = token(&reg, &code, &other, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    expect_invalid_grant(&reg, &code, &other, &verifier).await;
 
     // Redirect URIs other than http://localhost:<port in range>/login are refused with 400
     // at the authorization endpoint, never redirected to.
@@ -474,12 +454,7 @@ async fn login_protocol_refusals() {
 
     // A session is not a terraform token request: unknown codes are invalid_grant.
     let session = browser.cookie(SESSION_COOKIE).expect("session");
-    let (status, body, _) = token(&reg, &session, &redirect_uri, &verifier).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
+    expect_invalid_grant(&reg, &session, &redirect_uri, &verifier).await;
     reg.shutdown().await;
 }
 
@@ -550,6 +525,22 @@ async fn token(
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("/oauth/token: status {status}, not JSON ({e}): {text}"));
     (status, body, cache)
+}
+
+/// `POST /oauth/token` that must be refused with `invalid_grant`; the `Cache-Control`.
+async fn expect_invalid_grant(
+    reg: &TestRegistry,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Option<String> {
+    let (status, body, cache) = token(reg, code, redirect_uri, verifier).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    cache
 }
 
 async fn bearer_json(reg: &TestRegistry, method: Method, path: &str, token: &str) -> (u16, Value) {

@@ -67,6 +67,12 @@ impl<E: Endpoint> Endpoint for JsonErrorsEndpoint<E> {
         }
         let mut resp = Response::from_parts(parts, json.to_string().into());
         resp.headers_mut().remove(header::CONTENT_LENGTH);
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was not read: the connection cannot carry another
+            // request, so tell the client not to pool it.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
