@@ -28,6 +28,8 @@ impl SecretHasher for CountingHasher {
     }
     async fn verify(&self, secret: &str, hash: &str) -> Result<bool, String> {
         self.verifies.fetch_add(1, Ordering::SeqCst);
+        // bcrypt takes a while: concurrent callers overlap.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         PlainHasher.verify(secret, hash).await
     }
 }
@@ -88,6 +90,19 @@ async fn a_verified_key_skips_bcrypt_until_the_ttl() {
     w.clock.advance(chrono::Duration::seconds(16));
     assert!(w.keys.authenticate(&key).await.unwrap().is_some());
     assert_eq!(verifies(&w), 2, "verified again after the TTL");
+}
+
+#[tokio::test]
+async fn concurrent_misses_for_one_key_share_one_bcrypt() {
+    let w = world();
+    let key = new_key(&w, None).await;
+    let results = futures::future::join_all((0..16).map(|_| w.keys.authenticate(&key))).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    assert_eq!(
+        verifies(&w),
+        1,
+        "sixteen simultaneous first requests, one bcrypt"
+    );
 }
 
 #[tokio::test]

@@ -8,13 +8,11 @@ use serde_json::json;
 use tfr_core::Scope;
 use tfr_ports::driven::{ADMIN_TEMPLATE_ID, DEFAULT_ORGANIZATION_ID, VIEWER_TEMPLATE_ID};
 
-use common::{Caller, TestApp, audit_rows};
+use common::{Caller, ReplyExt, TestApp, audit_rows};
 
 #[tokio::test]
 async fn organization_namespace_and_key_lifecycle() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
 
     let (status, org) = as_admin
@@ -28,10 +26,10 @@ async fn organization_namespace_and_key_lifecycle() {
     assert_eq!(org["default"], false);
     let org_id = org["id"].as_str().expect("id").to_string();
 
-    let (status, _) = as_admin
+    as_admin
         .post("/api/v1/admin/organizations", json!({"name": "platform"}))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+        .await
+        .expect_status(StatusCode::CONFLICT);
     let (status, err) = as_admin
         .post("/api/v1/admin/organizations", json!({"name": "Not Valid"}))
         .await;
@@ -46,8 +44,10 @@ async fn organization_namespace_and_key_lifecycle() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(got["id"], org_id.as_str());
     }
-    let (status, _) = as_admin.get("/api/v1/admin/organizations/nowhere").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    as_admin
+        .get("/api/v1/admin/organizations/nowhere")
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
     let (status, renamed) = as_admin
         .patch(
             "/api/v1/admin/organizations/platform",
@@ -78,13 +78,13 @@ async fn organization_namespace_and_key_lifecycle() {
     assert_eq!(status, StatusCode::CREATED, "{ns}");
     assert_eq!(ns["organization"], "platform");
     assert_eq!(ns["public"], true);
-    let (status, _) = as_admin
+    as_admin
         .post(
             "/api/v1/admin/organizations/platform/namespaces",
             json!({"name": "ACME"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+        .await
+        .expect_status(StatusCode::CONFLICT);
     let (_, listed) = as_admin
         .get("/api/v1/admin/organizations/platform/namespaces")
         .await;
@@ -152,73 +152,75 @@ async fn organization_namespace_and_key_lifecycle() {
         .get("/api/v1/admin/organizations/platform/api-keys")
         .await;
     assert_eq!(keys[0]["status"], "revoked", "{keys}");
-    let (status, _) = as_admin
+    as_admin
         .post_empty(&format!(
             "/api/v1/admin/organizations/platform/api-keys/{key_id}/rotate"
         ))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+        .await
+        .expect_status(StatusCode::CONFLICT);
     // Another organization's key id is "not found" here.
-    let (status, _) = as_admin
+    as_admin
         .delete(&format!(
             "/api/v1/admin/organizations/default/api-keys/{key_id}"
         ))
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
 
     // Deleting: refused while it owns things, never for the default organization.
-    let (status, _) = as_admin
+    as_admin
         .delete("/api/v1/admin/organizations/platform")
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = as_admin
+        .await
+        .expect_status(StatusCode::CONFLICT);
+    as_admin
         .delete(&format!(
             "/api/v1/admin/organizations/{DEFAULT_ORGANIZATION_ID}"
         ))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = as_admin
+        .await
+        .expect_status(StatusCode::CONFLICT);
+    as_admin
         .post("/api/v1/admin/organizations", json!({"name": "scratch"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = as_admin.delete("/api/v1/admin/organizations/scratch").await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = as_admin.get("/api/v1/admin/organizations/scratch").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        .await
+        .expect_status(StatusCode::CREATED);
+    as_admin
+        .delete("/api/v1/admin/organizations/scratch")
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    as_admin
+        .get("/api/v1/admin/organizations/scratch")
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn namespaces_move_between_organizations_the_caller_administers() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
     for name in ["one", "two"] {
-        let (status, _) = as_admin
+        as_admin
             .post("/api/v1/admin/organizations", json!({"name": name}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
+            .await
+            .expect_status(StatusCode::CREATED);
     }
-    let (status, _) = as_admin
+    as_admin
         .post(
             "/api/v1/admin/organizations/one/namespaces",
             json!({"name": "tools"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+        .await
+        .expect_status(StatusCode::CREATED);
 
     // An administrator of `one` only cannot move it into `two`.
     let lead = app.user("lead").await;
     app.member("one", lead, ADMIN_TEMPLATE_ID).await;
     let lead_token = app.user_key(lead, &[Scope::Admin]).await;
     let as_lead = Caller::new(&cli, &lead_token);
-    let (status, _) = as_lead
+    as_lead
         .patch(
             "/api/v1/admin/namespaces/tools",
             json!({"organization": "two"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     let (status, ns) = as_lead
         .patch("/api/v1/admin/namespaces/tools", json!({"public": true}))
         .await;
@@ -235,10 +237,10 @@ async fn namespaces_move_between_organizations_the_caller_administers() {
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(ns["organization"], "two");
     // Now outside what the lead administers.
-    let (status, _) = as_lead
+    as_lead
         .patch("/api/v1/admin/namespaces/tools", json!({"public": false}))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     let moved = audit_rows(&app)
         .await
         .into_iter()
@@ -252,14 +254,12 @@ async fn namespaces_move_between_organizations_the_caller_administers() {
 
 #[tokio::test]
 async fn members_and_a_custom_role_template() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
-    let (status, _) = as_admin
+    as_admin
         .post("/api/v1/admin/organizations", json!({"name": "team"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+        .await
+        .expect_status(StatusCode::CREATED);
 
     let path = "/api/v1/admin/organizations/team/role-templates";
     let (status, template) = as_admin
@@ -325,18 +325,20 @@ async fn members_and_a_custom_role_template() {
             .all(|t| t["system"] == true),
         "{system}"
     );
-    let (status, _) = as_admin
+    as_admin
         .put(
             &format!("{path}/{VIEWER_TEMPLATE_ID}"),
             json!({"name": "viewer2", "scopes": ["modules:read"]}),
         )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
 
     // Alice joins with the custom template and can then read the organization.
     let members = "/api/v1/admin/organizations/team/members";
-    let (status, _) = as_alice.get(members).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_alice
+        .get(members)
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     let (status, member) = as_admin
         .put(
             &format!("{members}/{alice}"),
@@ -367,25 +369,33 @@ async fn members_and_a_custom_role_template() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    let (status, _) = as_alice.get(members).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_alice
+        .get(members)
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
 
     // A held template cannot go; after removing her it can.
-    let (status, _) = as_admin.delete(&format!("{path}/{template_id}")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = as_admin.delete(&format!("{members}/{alice}")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = as_admin.delete(&format!("{members}/{alice}")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = as_admin.delete(&format!("{path}/{template_id}")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    as_admin
+        .delete(&format!("{path}/{template_id}"))
+        .await
+        .expect_status(StatusCode::CONFLICT);
+    as_admin
+        .delete(&format!("{members}/{alice}"))
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+    as_admin
+        .delete(&format!("{members}/{alice}"))
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
+    as_admin
+        .delete(&format!("{path}/{template_id}"))
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn nobody_grants_scopes_they_do_not_hold() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
     for name in ["team", "other"] {
         as_admin
@@ -401,13 +411,13 @@ async fn nobody_grants_scopes_they_do_not_hold() {
         .await;
     let lead = app.user("lead").await;
     let bob = app.user("bob").await;
-    let (status, _) = as_admin
+    as_admin
         .put(
             &format!("/api/v1/admin/organizations/team/members/{lead}"),
             json!({"role_template_id": manager["id"]}),
         )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+        .await
+        .expect_status(StatusCode::OK);
     let lead_token = app
         .user_key(lead, &[Scope::OrganizationsWrite, Scope::ModulesRead])
         .await;
@@ -429,42 +439,44 @@ async fn nobody_grants_scopes_they_do_not_hold() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{reader}");
     let bob_member = format!("/api/v1/admin/organizations/team/members/{bob}");
-    let (status, _) = as_lead
+    as_lead
         .put(&bob_member, json!({"role_template_id": ADMIN_TEMPLATE_ID}))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = as_lead
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
+    as_lead
         .put(&bob_member, json!({"role_template_id": reader["id"]}))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+        .await
+        .expect_status(StatusCode::OK);
     let org_keys = "/api/v1/admin/organizations/team/api-keys";
-    let (status, _) = as_lead
+    as_lead
         .post(org_keys, json!({"name": "ci", "scopes": ["modules:write"]}))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = as_lead
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
+    as_lead
         .post(org_keys, json!({"name": "ci", "scopes": ["modules:read"]}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+        .await
+        .expect_status(StatusCode::CREATED);
 
     // Outside `team`, and for global operations, the lead holds nothing.
-    let (status, _) = as_lead
+    as_lead
         .post(
             "/api/v1/admin/organizations/other/namespaces",
             json!({"name": "sneaky"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = as_lead
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
+    as_lead
         .patch(
             &format!("/api/v1/admin/users/{bob}"),
             json!({"global_role_id": ADMIN_TEMPLATE_ID}),
         )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     // An organization they cannot see does not even exist for them.
-    let (status, _) = as_lead.get("/api/v1/admin/organizations/nowhere").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_lead
+        .get("/api/v1/admin/organizations/nowhere")
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -528,13 +540,13 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
     app.member("default", lead, ADMIN_TEMPLATE_ID).await;
     let narrow = app.user_key(lead, &[Scope::ModulesRead]).await;
     let as_narrow = Caller::new(&cli, &narrow);
-    let (status, _) = as_narrow
+    as_narrow
         .post(
             "/api/v1/keys",
             json!({"name": "wider", "scopes": ["organizations:write"]}),
         )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     let wide = app.user_key(lead, &[Scope::Admin]).await;
     let (_, lead_keys) = as_narrow.get("/api/v1/keys").await;
     let wide_id = lead_keys
@@ -545,15 +557,17 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
         .and_then(|k| k["id"].as_str())
         .expect("the wide key is listed")
         .to_string();
-    let (status, _) = as_narrow
+    as_narrow
         .post_empty(&format!("/api/v1/keys/{wide_id}/rotate"))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     assert!(app.me(&wide).await.is_success());
 
     // Someone else's key is not found; one's own rotates and revokes.
-    let (status, _) = as_bob.delete(&format!("/api/v1/keys/{wide_id}")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    as_bob
+        .delete(&format!("/api/v1/keys/{wide_id}"))
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
     let (status, rotated) = as_bob
         .post_empty(&format!("/api/v1/keys/{id}/rotate"))
         .await;
@@ -561,15 +575,19 @@ async fn own_keys_stay_within_the_owner_and_the_credential() {
     let rotated_secret = rotated["secret"].as_str().expect("secret").to_string();
     assert_eq!(app.me(&secret).await, StatusCode::UNAUTHORIZED);
     assert!(app.me(&rotated_secret).await.is_success());
-    let (status, _) = as_bob.delete(&format!("/api/v1/keys/{id}")).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    as_bob
+        .delete(&format!("/api/v1/keys/{id}"))
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
     assert_eq!(app.me(&rotated_secret).await, StatusCode::UNAUTHORIZED);
 
     // A key with no user behind it has no own keys.
     let system = app.system_key(&[Scope::Admin]).await;
     let as_system = Caller::new(&cli, &system);
-    let (status, _) = as_system.get("/api/v1/keys").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_system
+        .get("/api/v1/keys")
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -605,17 +623,17 @@ async fn users_are_listed_changed_disabled_and_their_keys_revoked() {
         .patch(&user_path, json!({"global_role_id": null}))
         .await;
     assert!(changed.get("global_role_id").is_none(), "{changed}");
-    let (status, _) = as_admin
+    as_admin
         .patch(
             &format!("/api/v1/admin/users/{root}"),
             json!({"disabled": true}),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = as_admin
+        .await
+        .expect_status(StatusCode::BAD_REQUEST);
+    as_admin
         .get(&format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7()))
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        .await
+        .expect_status(StatusCode::NOT_FOUND);
 
     // Dave's keys: listed without secrets, revocable; disabling him stops them all.
     let dave_id = dave.parse().expect("uuid");
@@ -626,10 +644,10 @@ async fn users_are_listed_changed_disabled_and_their_keys_revoked() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys.as_array().map(Vec::len), Some(2));
     assert!(!keys.to_string().contains(&first));
-    let (status, _) = as_admin
+    as_admin
         .delete(&format!("{user_path}/api-keys/{first_id}"))
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
     assert_eq!(app.me(&first).await, StatusCode::UNAUTHORIZED);
     assert!(app.me(&second).await.is_success());
     let (status, disabled) = as_admin.patch(&user_path, json!({"disabled": true})).await;

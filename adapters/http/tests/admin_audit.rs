@@ -10,21 +10,19 @@ use serde_json::{Value, json};
 use tfr_core::Scope;
 use tfr_ports::driven::VIEWER_TEMPLATE_ID;
 
-use common::{Caller, TestApp, audit_rows};
+use common::{Caller, ReplyExt, TestApp, audit_rows};
 
 #[tokio::test]
 async fn audit_log_filters_and_pages() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
     let start = app.clock_now();
     for name in ["a1", "a2", "a3"] {
         app.clock.advance(Duration::seconds(10));
-        let (status, _) = as_admin
+        as_admin
             .post("/api/v1/admin/organizations", json!({"name": name}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
+            .await
+            .expect_status(StatusCode::CREATED);
     }
     app.clock.advance(Duration::seconds(10));
     as_admin
@@ -35,13 +33,15 @@ async fn audit_log_filters_and_pages() {
         .await;
     let reader = app.system_key(&[Scope::ModulesRead]).await;
     let as_reader = Caller::new(&cli, &reader);
-    let (status, _) = as_reader
+    as_reader
         .post("/api/v1/admin/organizations", json!({"name": "nope"}))
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     // Reading the audit log needs audit:read.
-    let (status, _) = as_reader.get("/api/v1/admin/audit-logs").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_reader
+        .get("/api/v1/admin/audit-logs")
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
 
     let logs = "/api/v1/admin/audit-logs";
     let (status, page) = as_admin
@@ -91,8 +91,10 @@ async fn audit_log_filters_and_pages() {
         by_org["items"][0]["resource"],
         "organization:a1/namespace:ns1"
     );
-    let (status, _) = as_admin.get(&format!("{logs}?organization=zz")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    as_admin
+        .get(&format!("{logs}?organization=zz"))
+        .await
+        .expect_status(StatusCode::BAD_REQUEST);
 
     // since inclusive, until exclusive.
     let t = |secs: i64| {
@@ -109,10 +111,10 @@ async fn audit_log_filters_and_pages() {
         .await;
     assert_eq!(window["total"], 1, "{window}");
     assert_eq!(window["items"][0]["resource"], "organization:a2");
-    let (status, _) = as_admin
+    as_admin
         .get(&format!("{logs}?since={}&until={}", t(30), t(20)))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+        .await
+        .expect_status(StatusCode::BAD_REQUEST);
     let (_, clamped) = as_admin.get(&format!("{logs}?limit=9999")).await;
     assert_eq!(clamped["limit"], 500);
     let (_, default) = as_admin.get(logs).await;
@@ -122,9 +124,7 @@ async fn audit_log_filters_and_pages() {
 
 #[tokio::test]
 async fn every_mutation_leaves_exactly_one_audit_row_without_secrets() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
+    let (app, cli, admin) = TestApp::with_admin().await;
     let as_admin = Caller::new(&cli, &admin);
     let user = app.user("frank").await;
     let mut secrets = Vec::new();
@@ -312,8 +312,10 @@ async fn a_key_without_the_scope_is_refused_and_the_refusal_audited() {
     assert_eq!(rows[0].principal, None);
     // Refused reads are not audited.
     let before = rows.len();
-    let (status, _) = as_key.get("/api/v1/admin/users").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    as_key
+        .get("/api/v1/admin/users")
+        .await
+        .expect_status(StatusCode::FORBIDDEN);
     assert_eq!(audit_rows(&app).await.len(), before);
 }
 

@@ -84,12 +84,16 @@ fn stack<E: poem::Endpoint + 'static>(inner: E, s: &HttpSecurity) -> BoxEndpoint
         .boxed()
 }
 
-fn client(s: &HttpSecurity) -> TestClient<BoxEndpoint<'static>> {
+fn client(s: &HttpSecurity) -> Client {
     TestClient::new(stack(routes(), s))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn assert_no_header(resp: &TestResponse, name: &str) {
+    assert!(resp.0.headers().get(name).is_none(), "unexpected {name}");
 }
 
 fn csp_nonce(headers: &HeaderMap) -> String {
@@ -168,7 +172,7 @@ async fn headers_on_ok_not_found_and_server_error() {
 async fn hsts_only_with_tls() {
     let plain = client(&security(false, &[], RateLimits::unlimited()));
     let resp = plain.get("/ok").send().await;
-    assert!(resp.0.headers().get("strict-transport-security").is_none());
+    assert_no_header(&resp, "strict-transport-security");
 
     let tls = client(&security(true, &[], RateLimits::unlimited()));
     for path in ["/ok", "/nowhere", "/boom"] {
@@ -336,18 +340,8 @@ async fn cors_other_origin_gets_no_cors_headers() {
         // grant, so the browser won't let the page read it.
         let resp = cli.get("/ok").header("origin", origin).send().await;
         resp.assert_status_is_ok();
-        assert!(
-            resp.0
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none()
-        );
-        assert!(
-            resp.0
-                .headers()
-                .get("access-control-allow-credentials")
-                .is_none()
-        );
+        assert_no_header(&resp, "access-control-allow-origin");
+        assert_no_header(&resp, "access-control-allow-credentials");
         resp.assert_header("vary", "Origin");
 
         let resp = cli
@@ -357,12 +351,7 @@ async fn cors_other_origin_gets_no_cors_headers() {
             .send()
             .await;
         resp.assert_status(StatusCode::FORBIDDEN);
-        assert!(
-            resp.0
-                .headers()
-                .get("access-control-allow-origin")
-                .is_none()
-        );
+        assert_no_header(&resp, "access-control-allow-origin");
         assert_security_headers(&resp);
     }
 }
@@ -399,13 +388,8 @@ async fn cors_none_configured_means_no_cors_at_all() {
     let cli = client(&HttpSecurity::default());
     let resp = cli.get("/ok").header("origin", UI).send().await;
     resp.assert_status_is_ok();
-    assert!(
-        resp.0
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
-    assert!(resp.0.headers().get("vary").is_none());
+    assert_no_header(&resp, "access-control-allow-origin");
+    assert_no_header(&resp, "vary");
 
     let resp = cli
         .options("/ok")
@@ -414,12 +398,7 @@ async fn cors_none_configured_means_no_cors_at_all() {
         .send()
         .await;
     resp.assert_status(StatusCode::FORBIDDEN);
-    assert!(
-        resp.0
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert_no_header(&resp, "access-control-allow-origin");
 
     // Same-origin requests with an Origin header (browsers send it on POST) still work.
     let resp = cli
@@ -480,10 +459,9 @@ fn guarded(calls: Arc<AtomicUsize>) -> Route {
         .at("/ready", make_sync(|_| "ready"))
 }
 
-fn limited(
-    limits: RateLimits,
-    trust_forwarded_for: bool,
-) -> (TestClient<BoxEndpoint<'static>>, Arc<AtomicUsize>) {
+type Client = TestClient<BoxEndpoint<'static>>;
+
+fn limited(limits: RateLimits, trust_forwarded_for: bool) -> (Client, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let s = HttpSecurity {
         rate_limits: limits,
@@ -492,6 +470,21 @@ fn limited(
         ..HttpSecurity::default()
     };
     (TestClient::new(stack(guarded(calls.clone()), &s)), calls)
+}
+
+/// `GET path` from `ip` (as `X-Forwarded-For`), with `headers` (a credential).
+async fn get_from(cli: &Client, path: &str, ip: &str, headers: &[(&str, &str)]) -> TestResponse {
+    let mut req = cli.get(path).header("x-forwarded-for", ip);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await
+}
+
+/// `GET /x` from `ip` with `Authorization: Bearer <token>`.
+async fn get_bearer(cli: &Client, ip: &str, token: &str) -> TestResponse {
+    let auth = format!("Bearer {token}");
+    get_from(cli, "/x", ip, &[("authorization", &auth)]).await
 }
 
 async fn assert_throttled(resp: TestResponse) {
@@ -514,17 +507,11 @@ async fn assert_throttled(resp: TestResponse) {
 async fn anonymous_burst_then_429_with_retry_after() {
     let (cli, calls) = limited(limits((1, 3), (0, 0), (0, 0)), true);
     for _ in 0..3 {
-        cli.get("/x")
-            .header("x-forwarded-for", "198.51.100.1")
-            .send()
+        get_from(&cli, "/x", "198.51.100.1", &[])
             .await
             .assert_status_is_ok();
     }
-    let resp = cli
-        .get("/x")
-        .header("x-forwarded-for", "198.51.100.1")
-        .send()
-        .await;
+    let resp = get_from(&cli, "/x", "198.51.100.1", &[]).await;
     let retry: u64 = header(resp.0.headers(), "retry-after")
         .unwrap()
         .parse()
@@ -538,16 +525,12 @@ async fn anonymous_burst_then_429_with_retry_after() {
     );
 
     // Another address has its own bucket; probes are exempt.
-    cli.get("/x")
-        .header("x-forwarded-for", "198.51.100.2, 10.0.0.1")
-        .send()
+    get_from(&cli, "/x", "198.51.100.2, 10.0.0.1", &[])
         .await
         .assert_status_is_ok();
     for path in ["/health", "/ready"] {
         for _ in 0..5 {
-            cli.get(path)
-                .header("x-forwarded-for", "198.51.100.1")
-                .send()
+            get_from(&cli, path, "198.51.100.1", &[])
                 .await
                 .assert_status_is_ok();
         }
@@ -572,19 +555,10 @@ async fn throttled_answers_keep_cors_grants_for_the_ui() {
 async fn forwarded_for_is_ignored_unless_trusted() {
     let (cli, _) = limited(limits((1, 2), (0, 0), (0, 0)), false);
     for ip in ["203.0.113.1", "203.0.113.2"] {
-        cli.get("/x")
-            .header("x-forwarded-for", ip)
-            .send()
-            .await
-            .assert_status_is_ok();
+        get_from(&cli, "/x", ip, &[]).await.assert_status_is_ok();
     }
     // A third made-up address does not buy a new bucket: all three share the peer's.
-    let resp = cli
-        .get("/x")
-        .header("x-forwarded-for", "203.0.113.3")
-        .send()
-        .await;
-    assert_throttled(resp).await;
+    assert_throttled(get_from(&cli, "/x", "203.0.113.3", &[]).await).await;
 }
 
 #[tokio::test]
@@ -592,10 +566,7 @@ async fn failed_auth_burst_locks_the_address_out_before_the_endpoint_runs() {
     let (cli, calls) = limited(limits((0, 0), (0, 0), (1, 3)), true);
     let attacker = "192.0.2.66";
     for i in 0..3 {
-        cli.get("/x")
-            .header("x-forwarded-for", attacker)
-            .header("authorization", format!("Bearer guess-{i}"))
-            .send()
+        get_bearer(&cli, attacker, &format!("guess-{i}"))
             .await
             .assert_status(StatusCode::UNAUTHORIZED);
     }
@@ -603,14 +574,13 @@ async fn failed_auth_burst_locks_the_address_out_before_the_endpoint_runs() {
 
     // Locked out: a fourth guess, a valid credential, a session cookie, or no credential
     // at all, none reaches the endpoint (no bcrypt).
-    for request in [
-        cli.get("/x").header("authorization", "Bearer guess-4"),
-        cli.get("/x").header("authorization", "Bearer good"),
-        cli.get("/x").header("cookie", "tfr_session=good"),
-        cli.get("/x"),
+    for credential in [
+        &[("authorization", "Bearer guess-4")][..],
+        &[("authorization", "Bearer good")],
+        &[("cookie", "tfr_session=good")],
+        &[],
     ] {
-        let resp = request.header("x-forwarded-for", attacker).send().await;
-        assert_throttled(resp).await;
+        assert_throttled(get_from(&cli, "/x", attacker, credential).await).await;
     }
     assert_eq!(
         calls.load(Ordering::SeqCst),
@@ -619,33 +589,18 @@ async fn failed_auth_burst_locks_the_address_out_before_the_endpoint_runs() {
     );
 
     // Another address is unaffected, with or without a credential.
-    for request in [
-        cli.get("/x").header("authorization", "Bearer good"),
-        cli.get("/x"),
-    ] {
-        request
-            .header("x-forwarded-for", "192.0.2.67")
-            .send()
+    for credential in [&[("authorization", "Bearer good")][..], &[]] {
+        get_from(&cli, "/x", "192.0.2.67", credential)
             .await
             .assert_status_is_ok();
     }
     // The same /64 is the same client.
     let (cli6, _) = limited(limits((0, 0), (0, 0), (1, 1)), true);
-    cli6.get("/x")
-        .header("x-forwarded-for", "2001:db8:5:6::1")
-        .header("authorization", "Bearer bad")
-        .send()
+    get_bearer(&cli6, "2001:db8:5:6::1", "bad")
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
-    let resp = cli6
-        .get("/x")
-        .header("x-forwarded-for", "2001:db8:5:6:ffff::2")
-        .send()
-        .await;
-    assert_throttled(resp).await;
-    cli6.get("/x")
-        .header("x-forwarded-for", "2001:db8:5:7::1")
-        .send()
+    assert_throttled(get_from(&cli6, "/x", "2001:db8:5:6:ffff::2", &[]).await).await;
+    get_from(&cli6, "/x", "2001:db8:5:7::1", &[])
         .await
         .assert_status_is_ok();
 }
@@ -656,23 +611,15 @@ async fn failed_auth_lockout_ends_when_a_token_refills() {
     let (cli, calls) = limited(limits((0, 0), (0, 0), (60, 2)), true);
     let ip = "192.0.2.80";
     for _ in 0..2 {
-        cli.get("/x")
-            .header("x-forwarded-for", ip)
-            .header("authorization", "Bearer bad")
-            .send()
+        get_bearer(&cli, ip, "bad")
             .await
             .assert_status(StatusCode::UNAUTHORIZED);
     }
-    let resp = cli.get("/x").header("x-forwarded-for", ip).send().await;
+    let resp = get_from(&cli, "/x", ip, &[]).await;
     resp.assert_status(StatusCode::TOO_MANY_REQUESTS);
     resp.assert_header("retry-after", "1");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    cli.get("/x")
-        .header("x-forwarded-for", ip)
-        .header("authorization", "Bearer good")
-        .send()
-        .await
-        .assert_status_is_ok();
+    get_bearer(&cli, ip, "good").await.assert_status_is_ok();
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
@@ -681,44 +628,27 @@ async fn per_credential_limit_is_independent_of_the_address() {
     let (cli, calls) = limited(limits((1, 2), (1, 3), (0, 0)), true);
     // Credential A: three requests from three addresses use up its bucket...
     for ip in ["198.51.100.10", "198.51.100.11", "198.51.100.12"] {
-        cli.get("/x")
-            .header("x-forwarded-for", ip)
-            .header("authorization", "Bearer key-a")
-            .send()
-            .await
-            .assert_status_is_ok();
+        get_bearer(&cli, ip, "key-a").await.assert_status_is_ok();
     }
     // ...so a fourth from a new address is refused,
-    let resp = cli
-        .get("/x")
-        .header("x-forwarded-for", "198.51.100.13")
-        .header("authorization", "Bearer key-a")
-        .send()
-        .await;
-    assert_throttled(resp).await;
+    assert_throttled(get_bearer(&cli, "198.51.100.13", "key-a").await).await;
     // while credential B from A's first address still passes,
-    cli.get("/x")
-        .header("x-forwarded-for", "198.51.100.10")
-        .header("authorization", "Bearer key-b")
-        .send()
+    get_bearer(&cli, "198.51.100.10", "key-b")
         .await
         .assert_status_is_ok();
     // and a session cookie is a credential of its own.
     for _ in 0..3 {
-        cli.get("/x")
-            .header("x-forwarded-for", "198.51.100.20")
-            .header("cookie", "theme=dark; tfr_session=good")
-            .send()
-            .await
-            .assert_status_is_ok();
+        get_from(
+            &cli,
+            "/x",
+            "198.51.100.20",
+            &[("cookie", "theme=dark; tfr_session=good")],
+        )
+        .await
+        .assert_status_is_ok();
     }
-    let resp = cli
-        .get("/x")
-        .header("x-forwarded-for", "198.51.100.21")
-        .header("cookie", "tfr_session=good")
-        .send()
-        .await;
-    assert_throttled(resp).await;
+    let cookie = [("cookie", "tfr_session=good")];
+    assert_throttled(get_from(&cli, "/x", "198.51.100.21", &cookie).await).await;
     assert_eq!(calls.load(Ordering::SeqCst), 7);
 }
 
@@ -728,45 +658,23 @@ async fn reused_credential_does_not_spend_the_address_but_new_ones_do() {
     let ip = "198.51.100.30";
     // One credential, many requests: only its first one costs the address a token.
     for _ in 0..10 {
-        cli.get("/x")
-            .header("x-forwarded-for", ip)
-            .header("authorization", "Bearer key-same")
-            .send()
-            .await
-            .assert_status_is_ok();
+        get_bearer(&cli, ip, "key-same").await.assert_status_is_ok();
     }
     // A fresh credential costs the second (last) token; inventing a third is refused:
     // made-up credentials do not escape the address's anonymous limit.
-    cli.get("/x")
-        .header("x-forwarded-for", ip)
-        .header("authorization", "Bearer key-new-1")
-        .send()
+    get_bearer(&cli, ip, "key-new-1")
         .await
         .assert_status_is_ok();
-    let resp = cli
-        .get("/x")
-        .header("x-forwarded-for", ip)
-        .header("authorization", "Bearer key-new-2")
-        .send()
-        .await;
-    assert_throttled(resp).await;
+    assert_throttled(get_bearer(&cli, ip, "key-new-2").await).await;
     // The known credential keeps working.
-    cli.get("/x")
-        .header("x-forwarded-for", ip)
-        .header("authorization", "Bearer key-same")
-        .send()
-        .await
-        .assert_status_is_ok();
+    get_bearer(&cli, ip, "key-same").await.assert_status_is_ok();
 }
 
 #[tokio::test]
 async fn zero_means_unlimited() {
     let (cli, calls) = limited(RateLimits::unlimited(), true);
     for i in 0..50 {
-        cli.get("/x")
-            .header("x-forwarded-for", "198.51.100.40")
-            .header("authorization", format!("Bearer bad-{i}"))
-            .send()
+        get_bearer(&cli, "198.51.100.40", &format!("bad-{i}"))
             .await
             .assert_status(StatusCode::UNAUTHORIZED);
     }

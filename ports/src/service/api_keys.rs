@@ -213,6 +213,12 @@ impl ApiKeys {
             self.touch(key.id, now);
             return Ok(Some(key));
         }
+        // One bcrypt per key at a time; those who waited find the answer cached.
+        let _gate = self.verified.gate(presented).await;
+        if let Some(key) = self.verified.get(presented, now) {
+            self.touch(key.id, now);
+            return Ok(Some(key));
+        }
         let candidates = self
             .repo
             .find_by_prefix(&presented[..KEY_PREFIX_LEN])

@@ -5,7 +5,7 @@
 //! key keeps working for at most the TTL.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -26,6 +26,25 @@ struct Verified {
 pub struct VerifiedKeys {
     ttl: Duration,
     entries: Mutex<HashMap<[u8; 32], Verified>>,
+    gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while one caller verifies a key; removes its gate when nobody else waits.
+pub struct VerificationGate<'a> {
+    owner: &'a VerifiedKeys,
+    digest: [u8; 32],
+    gate: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for VerificationGate<'_> {
+    fn drop(&mut self) {
+        let mut gates = self.owner.gates.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's reference, ours, and the guard's: nobody else is waiting.
+        if Arc::strong_count(&self.gate) <= 3 {
+            gates.remove(&self.digest);
+        }
+    }
 }
 
 fn digest(presented: &str) -> [u8; 32] {
@@ -37,6 +56,7 @@ impl VerifiedKeys {
         Self {
             ttl: Duration::from_std(ttl).unwrap_or(Duration::zero()),
             entries: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -72,6 +92,24 @@ impl VerifiedKeys {
                 cached_until: now + self.ttl,
             },
         );
+    }
+
+    /// A gate per presented key: concurrent misses for the same key wait for one bcrypt
+    /// check instead of each running their own (a client opening many connections at once,
+    /// or an entry expiring under load). Hold it across check-and-put; drop it after.
+    pub async fn gate(&self, presented: &str) -> VerificationGate<'_> {
+        let digest = digest(presented);
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+            gates.entry(digest).or_default().clone()
+        };
+        let guard = gate.clone().lock_owned().await;
+        VerificationGate {
+            owner: self,
+            digest,
+            gate,
+            _guard: guard,
+        }
     }
 
     /// Drops every remembered verification of a key (revoked or rotated).

@@ -77,8 +77,11 @@ impl ApiKeyDto {
         }
     }
 
-    pub fn list(keys: &[ApiKeyRecord], now: DateTime<Utc>) -> Vec<Self> {
-        keys.iter().map(|k| Self::new(k, now)).collect()
+    /// `owner`'s keys as the service lists them (never a secret).
+    pub async fn list(state: &AppState, owner: KeyOwner) -> ApiResult<Json<Vec<Self>>> {
+        let keys = state.identity.keys(owner).await?;
+        let now = state.audit.now();
+        Ok(Json(keys.iter().map(|k| Self::new(k, now)).collect()))
     }
 }
 
@@ -117,6 +120,21 @@ pub struct KeyRequest {
     pub name: String,
     pub scopes: ScopeSet,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeyRequest {
+    /// Creates the key for `owner`, on `principal`'s authority.
+    pub async fn create(
+        self,
+        state: &AppState,
+        principal: &Principal,
+        owner: KeyOwner,
+    ) -> ApiResult<NewApiKey> {
+        Ok(state
+            .identity
+            .create_key(principal, owner, &self.name, self.scopes, self.expires_at)
+            .await?)
+    }
 }
 
 impl CreateApiKeyRequest {
@@ -181,7 +199,7 @@ pub fn require_within_own(principal: &Principal, scopes: &ScopeSet) -> ApiResult
 }
 
 /// A revoked key stays revoked: rotating it is a conflict.
-pub fn require_rotatable(key: &ApiKeyRecord) -> ApiResult<()> {
+fn require_rotatable(key: &ApiKeyRecord) -> ApiResult<()> {
     if key.revoked_at.is_some() {
         return Err(ApiError::Conflict(ErrorBody::new(
             "a revoked key cannot be rotated; create a new one",
@@ -200,14 +218,47 @@ pub fn note_key(req: &Request, resource: String, organization_id: Option<Uuid>) 
     });
 }
 
+/// Revokes `owner`'s key `id`; revoking a revoked key changes nothing.
+pub async fn revoke_owned(state: &AppState, owner: KeyOwner, id: Uuid) -> ApiResult<()> {
+    let key = state.identity.owned_key(owner, id).await?;
+    if key.revoked_at.is_none() {
+        state.identity.revoke_key(key).await?;
+    }
+    Ok(())
+}
+
+/// Gives `owner`'s key `id` a new secret, once `may_hold` accepts its scopes (a revoked
+/// key is a conflict).
+pub async fn rotate_owned(
+    state: &AppState,
+    owner: KeyOwner,
+    id: Uuid,
+    may_hold: impl FnOnce(&ScopeSet) -> ApiResult<()>,
+) -> ApiResult<KeyRotatedResponse> {
+    let key = state.identity.owned_key(owner, id).await?;
+    require_rotatable(&key)?;
+    may_hold(&key.scopes)?;
+    let rotated = state.identity.rotate_key(&key).await?;
+    Ok(KeyRotatedResponse::Rotated(
+        Json(NewApiKeyDto::new(rotated, state.audit.now())),
+        NO_STORE.into(),
+    ))
+}
+
 /// `Cache-Control` for responses that carry a secret.
-pub const NO_STORE: &str = "no-store";
+const NO_STORE: &str = "no-store";
 
 #[derive(ApiResponse)]
 pub enum KeyCreatedResponse {
     /// The key, with its secret (shown only this once).
     #[oai(status = 201)]
     Created(Json<NewApiKeyDto>, #[oai(header = "Cache-Control")] String),
+}
+
+impl KeyCreatedResponse {
+    pub fn new(created: NewApiKey, now: DateTime<Utc>) -> Self {
+        Self::Created(Json(NewApiKeyDto::new(created, now)), NO_STORE.into())
+    }
 }
 
 #[derive(ApiResponse)]
@@ -239,8 +290,7 @@ impl KeysApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<Vec<ApiKeyDto>>> {
         let user_id = auth.user_id()?;
-        let keys = state.identity.keys(KeyOwner::User(user_id)).await?;
-        Ok(Json(ApiKeyDto::list(&keys, state.audit.now())))
+        ApiKeyDto::list(&state, KeyOwner::User(user_id)).await
     }
 
     /// Creates an API key acting as the caller. Any signed-in user.
@@ -263,21 +313,11 @@ impl KeysApi {
         let now = state.audit.now();
         let request = body.0.check(now)?;
         require_within_own(auth.principal(), &request.scopes)?;
-        let created = state
-            .identity
-            .create_key(
-                auth.principal(),
-                KeyOwner::User(user_id),
-                &request.name,
-                request.scopes,
-                request.expires_at,
-            )
+        let created = request
+            .create(&state, auth.principal(), KeyOwner::User(user_id))
             .await?;
         note_key(req, format!("api_key:{}", created.record.id), None);
-        Ok(KeyCreatedResponse::Created(
-            Json(NewApiKeyDto::new(created, now)),
-            NO_STORE.into(),
-        ))
+        Ok(KeyCreatedResponse::new(created, now))
     }
 
     /// Revokes one of the caller's own API keys. Any signed-in user.
@@ -293,13 +333,7 @@ impl KeysApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<KeyRevokedResponse> {
         let user_id = auth.user_id()?;
-        let key = state
-            .identity
-            .owned_key(KeyOwner::User(user_id), id.0)
-            .await?;
-        if key.revoked_at.is_none() {
-            state.identity.revoke_key(key).await?;
-        }
+        revoke_owned(&state, KeyOwner::User(user_id), id.0).await?;
         Ok(KeyRevokedResponse::Revoked)
     }
 
@@ -320,16 +354,9 @@ impl KeysApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<KeyRotatedResponse> {
         let user_id = auth.user_id()?;
-        let key = state
-            .identity
-            .owned_key(KeyOwner::User(user_id), id.0)
-            .await?;
-        require_rotatable(&key)?;
-        require_within_own(auth.principal(), &key.scopes)?;
-        let rotated = state.identity.rotate_key(&key).await?;
-        Ok(KeyRotatedResponse::Rotated(
-            Json(NewApiKeyDto::new(rotated, state.audit.now())),
-            NO_STORE.into(),
-        ))
+        rotate_owned(&state, KeyOwner::User(user_id), id.0, |scopes| {
+            require_within_own(auth.principal(), scopes)
+        })
+        .await
     }
 }

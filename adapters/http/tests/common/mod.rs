@@ -269,6 +269,14 @@ impl TestApp {
         TestClient::new(build(self.state.clone()))
     }
 
+    /// A fresh app, a client and a global administrator's key.
+    pub async fn with_admin() -> (Self, Client, String) {
+        let app = Self::new().await;
+        let cli = app.client();
+        let admin = app.admin_token().await;
+        (app, cli, admin)
+    }
+
     pub fn clock_now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -343,18 +351,7 @@ impl TestApp {
 
     /// A key owned by `user`, with its id.
     pub async fn user_key_with_id(&self, user: Uuid, scopes: &[Scope]) -> (Uuid, String) {
-        let created = self
-            .state
-            .api_keys
-            .create(
-                KeyOwner::User(user),
-                "test",
-                ScopeSet::new(scopes.iter().copied()),
-                None,
-            )
-            .await
-            .expect("create key");
-        (created.record.id, created.secret)
+        self.key_with_id(KeyOwner::User(user), scopes).await
     }
 
     /// A system key (`tfr keys create`): its scopes everywhere.
@@ -363,12 +360,17 @@ impl TestApp {
     }
 
     async fn key(&self, owner: KeyOwner, scopes: &[Scope]) -> String {
-        self.state
+        self.key_with_id(owner, scopes).await.1
+    }
+
+    async fn key_with_id(&self, owner: KeyOwner, scopes: &[Scope]) -> (Uuid, String) {
+        let created = self
+            .state
             .api_keys
             .create(owner, "test", ScopeSet::new(scopes.iter().copied()), None)
             .await
-            .expect("create key")
-            .secret
+            .expect("create key");
+        (created.record.id, created.secret)
     }
 
     /// The status of `GET /api/v1/auth/me` with `token`: is it a working credential?
@@ -392,6 +394,22 @@ pub async fn body(resp: TestResponse) -> serde_json::Value {
     }
 }
 
+/// A status and the JSON body (`null` when empty or not JSON).
+pub type Reply = (StatusCode, serde_json::Value);
+
+/// Checks on a [`Reply`].
+pub trait ReplyExt {
+    /// Asserts the status (showing the body otherwise); the body.
+    fn expect_status(self, status: StatusCode) -> serde_json::Value;
+}
+
+impl ReplyExt for Reply {
+    fn expect_status(self, status: StatusCode) -> serde_json::Value {
+        assert_eq!(self.0, status, "{}", self.1);
+        self.1
+    }
+}
+
 /// Requests with one bearer token, answering status and JSON body.
 #[derive(Clone, Copy)]
 pub struct Caller<'a> {
@@ -404,12 +422,7 @@ impl<'a> Caller<'a> {
         Self { cli, token }
     }
 
-    pub async fn send(
-        self,
-        method: &str,
-        path: &str,
-        payload: Option<serde_json::Value>,
-    ) -> (StatusCode, serde_json::Value) {
+    pub async fn send(self, method: &str, path: &str, payload: Option<serde_json::Value>) -> Reply {
         let req = match method {
             "GET" => self.cli.get(path),
             "POST" => self.cli.post(path),
@@ -428,34 +441,22 @@ impl<'a> Caller<'a> {
         (status, body(resp).await)
     }
 
-    pub async fn get(self, path: &str) -> (StatusCode, serde_json::Value) {
+    pub async fn get(self, path: &str) -> Reply {
         self.send("GET", path, None).await
     }
-    pub async fn post(
-        self,
-        path: &str,
-        payload: serde_json::Value,
-    ) -> (StatusCode, serde_json::Value) {
+    pub async fn post(self, path: &str, payload: serde_json::Value) -> Reply {
         self.send("POST", path, Some(payload)).await
     }
-    pub async fn post_empty(self, path: &str) -> (StatusCode, serde_json::Value) {
+    pub async fn post_empty(self, path: &str) -> Reply {
         self.send("POST", path, None).await
     }
-    pub async fn put(
-        self,
-        path: &str,
-        payload: serde_json::Value,
-    ) -> (StatusCode, serde_json::Value) {
+    pub async fn put(self, path: &str, payload: serde_json::Value) -> Reply {
         self.send("PUT", path, Some(payload)).await
     }
-    pub async fn patch(
-        self,
-        path: &str,
-        payload: serde_json::Value,
-    ) -> (StatusCode, serde_json::Value) {
+    pub async fn patch(self, path: &str, payload: serde_json::Value) -> Reply {
         self.send("PATCH", path, Some(payload)).await
     }
-    pub async fn delete(self, path: &str) -> (StatusCode, serde_json::Value) {
+    pub async fn delete(self, path: &str) -> Reply {
         self.send("DELETE", path, None).await
     }
 }

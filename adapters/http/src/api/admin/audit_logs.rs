@@ -12,6 +12,7 @@ use tfr_ports::driven::{AuditOutcome, AuditQuery, AuditRecord};
 use tfr_ports::service::ServiceError;
 use uuid::Uuid;
 
+use super::page;
 use crate::api::ApiTags;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -82,6 +83,7 @@ fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+#[derive(Default)]
 pub struct AuditLogsApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -139,8 +141,7 @@ impl AuditLogsApi {
             },
             None => None,
         };
-        let limit = limit.0.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let offset = offset.0.unwrap_or(0);
+        let (limit, offset) = page(limit.0, offset.0, DEFAULT_LIMIT, MAX_LIMIT);
         let (rows, total) = state
             .audit
             .query(AuditQuery {

@@ -70,6 +70,7 @@ pub struct SetMemberRequest {
     role_template_id: Uuid,
 }
 
+#[derive(Default)]
 pub struct MembersApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]

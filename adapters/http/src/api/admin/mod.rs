@@ -13,10 +13,13 @@ mod organizations;
 mod role_templates;
 mod users;
 
+use std::collections::HashMap;
+
 use poem::Request;
 use poem_openapi::ApiResponse;
 use tfr_core::Scope;
 use tfr_ports::driven::OrganizationRecord;
+use uuid::Uuid;
 
 use crate::access::AuditSlot;
 use crate::access::routes::MatchedRoute;
@@ -35,15 +38,7 @@ pub type AdminApis = (
 );
 
 pub fn apis() -> AdminApis {
-    (
-        users::UsersApi,
-        organizations::OrganizationsApi,
-        members::MembersApi,
-        role_templates::RoleTemplatesApi,
-        namespaces::NamespacesApi,
-        organization_keys::OrganizationKeysApi,
-        audit_logs::AuditLogsApi,
-    )
+    AdminApis::default()
 }
 
 /// The `{organization}` path parameter (an id or a name), with `scope` checked there.
@@ -80,6 +75,27 @@ fn note_organization(req: &Request, id_or_name: &str, org: &OrganizationRecord) 
 /// The audit resource of something inside an organization.
 fn org_resource(org: &OrganizationRecord, inner: impl std::fmt::Display) -> String {
     format!("organization:{}/{inner}", org.name)
+}
+
+/// Names the audit row's resource.
+fn note_resource(req: &Request, resource: String) {
+    AuditSlot::note(req, |n| n.resource = Some(resource));
+}
+
+/// Every organization's name, by id.
+async fn organization_names(state: &AppState) -> ApiResult<HashMap<Uuid, String>> {
+    Ok(state
+        .identity
+        .list_organizations()
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect())
+}
+
+/// `limit` (`default` when absent, clamped to 1..=`max`) and `offset` (0 when absent).
+fn page(limit: Option<u64>, offset: Option<u64>, default: u64, max: u64) -> (u64, u64) {
+    (limit.unwrap_or(default).clamp(1, max), offset.unwrap_or(0))
 }
 
 #[derive(ApiResponse)]

@@ -1,6 +1,5 @@
 //! Namespaces and the organizations that own them: list, create, move, make public.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use tfr_core::Scope;
 use tfr_ports::driven::NamespaceRecord;
 use uuid::Uuid;
 
-use super::{org_resource, organization_with};
+use super::{note_resource, org_resource, organization_names, organization_with};
 use crate::access::AuditSlot;
 use crate::api::ApiTags;
 use crate::auth::Auth;
@@ -70,19 +69,8 @@ enum NamespaceCreatedResponse {
     Created(Json<NamespaceDto>),
 }
 
+#[derive(Default)]
 pub struct NamespacesApi;
-
-impl NamespacesApi {
-    async fn organization_names(state: &AppState) -> ApiResult<HashMap<Uuid, String>> {
-        Ok(state
-            .identity
-            .list_organizations()
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o.name))
-            .collect())
-    }
-}
 
 #[OpenApi(tag = "ApiTags::Admin")]
 impl NamespacesApi {
@@ -98,7 +86,7 @@ impl NamespacesApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<Vec<NamespaceDto>>> {
         auth.require_global(Scope::OrganizationsRead)?;
-        let names = Self::organization_names(&state).await?;
+        let names = organization_names(&state).await?;
         let namespaces = state.identity.list_namespaces(None).await?;
         Ok(Json(
             namespaces
@@ -157,8 +145,10 @@ impl NamespacesApi {
             .identity
             .create_namespace(&org, &body.0.name, body.0.public)
             .await?;
-        let resource = org_resource(&org, format_args!("namespace:{}", ns.name));
-        AuditSlot::note(req, |n| n.resource = Some(resource));
+        note_resource(
+            req,
+            org_resource(&org, format_args!("namespace:{}", ns.name)),
+        );
         Ok(NamespaceCreatedResponse::Created(Json(NamespaceDto::new(
             ns,
             Some(org.name),

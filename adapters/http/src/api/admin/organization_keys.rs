@@ -17,7 +17,7 @@ use super::{org_resource, organization_with};
 use crate::api::ApiTags;
 use crate::api::keys::{
     ApiKeyDto, CreateApiKeyRequest, KeyCreatedResponse, KeyRevokedResponse, KeyRotatedResponse,
-    NO_STORE, NewApiKeyDto, note_key, require_rotatable,
+    note_key, revoke_owned, rotate_owned,
 };
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -38,6 +38,7 @@ fn require_can_hold(
     }
 }
 
+#[derive(Default)]
 pub struct OrganizationKeysApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -59,8 +60,7 @@ impl OrganizationKeysApi {
     ) -> ApiResult<Json<Vec<ApiKeyDto>>> {
         let org =
             organization_with(&state, &auth, req, &organization, Scope::OrganizationsRead).await?;
-        let keys = state.identity.keys(KeyOwner::Organization(org.id)).await?;
-        Ok(Json(ApiKeyDto::list(&keys, state.audit.now())))
+        ApiKeyDto::list(&state, KeyOwner::Organization(org.id)).await
     }
 
     /// Creates an API key owned by an organization. Needs `organizations:write` in it.
@@ -84,25 +84,15 @@ impl OrganizationKeysApi {
             organization_with(&state, &auth, req, &organization, Scope::OrganizationsWrite).await?;
         let now = state.audit.now();
         let request = body.0.check(now)?;
-        let created = state
-            .identity
-            .create_key(
-                auth.principal(),
-                KeyOwner::Organization(org.id),
-                &request.name,
-                request.scopes,
-                request.expires_at,
-            )
+        let created = request
+            .create(&state, auth.principal(), KeyOwner::Organization(org.id))
             .await?;
         note_key(
             req,
             org_resource(&org, format_args!("api_key:{}", created.record.id)),
             Some(org.id),
         );
-        Ok(KeyCreatedResponse::Created(
-            Json(NewApiKeyDto::new(created, now)),
-            NO_STORE.into(),
-        ))
+        Ok(KeyCreatedResponse::new(created, now))
     }
 
     /// Revokes an organization's API key. Needs `organizations:write` in it.
@@ -121,13 +111,7 @@ impl OrganizationKeysApi {
     ) -> ApiResult<KeyRevokedResponse> {
         let org =
             organization_with(&state, &auth, req, &organization, Scope::OrganizationsWrite).await?;
-        let key = state
-            .identity
-            .owned_key(KeyOwner::Organization(org.id), id.0)
-            .await?;
-        if key.revoked_at.is_none() {
-            state.identity.revoke_key(key).await?;
-        }
+        revoke_owned(&state, KeyOwner::Organization(org.id), id.0).await?;
         Ok(KeyRevokedResponse::Revoked)
     }
 
@@ -151,16 +135,9 @@ impl OrganizationKeysApi {
     ) -> ApiResult<KeyRotatedResponse> {
         let org =
             organization_with(&state, &auth, req, &organization, Scope::OrganizationsWrite).await?;
-        let key = state
-            .identity
-            .owned_key(KeyOwner::Organization(org.id), id.0)
-            .await?;
-        require_rotatable(&key)?;
-        require_can_hold(auth.principal(), &org, &key.scopes)?;
-        let rotated = state.identity.rotate_key(&key).await?;
-        Ok(KeyRotatedResponse::Rotated(
-            Json(NewApiKeyDto::new(rotated, state.audit.now())),
-            NO_STORE.into(),
-        ))
+        rotate_owned(&state, KeyOwner::Organization(org.id), id.0, |scopes| {
+            require_can_hold(auth.principal(), &org, scopes)
+        })
+        .await
     }
 }

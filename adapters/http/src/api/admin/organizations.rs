@@ -62,6 +62,7 @@ enum OrganizationCreatedResponse {
     Created(Json<OrganizationDto>),
 }
 
+#[derive(Default)]
 pub struct OrganizationsApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]

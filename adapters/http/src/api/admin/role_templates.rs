@@ -13,8 +13,7 @@ use tfr_core::Scope;
 use tfr_ports::driven::RoleTemplateRecord;
 use uuid::Uuid;
 
-use super::{DeletedResponse, org_resource, organization_with};
-use crate::access::AuditSlot;
+use super::{DeletedResponse, note_resource, org_resource, organization_with};
 use crate::api::ApiTags;
 use crate::api::keys::parse_scopes;
 use crate::auth::Auth;
@@ -66,6 +65,7 @@ enum RoleTemplateCreatedResponse {
     Created(Json<RoleTemplateDto>),
 }
 
+#[derive(Default)]
 pub struct RoleTemplatesApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]
@@ -145,8 +145,10 @@ impl RoleTemplatesApi {
                 scopes,
             )
             .await?;
-        let resource = org_resource(&org, format_args!("role_template:{}", template.id));
-        AuditSlot::note(req, |n| n.resource = Some(resource));
+        note_resource(
+            req,
+            org_resource(&org, format_args!("role_template:{}", template.id)),
+        );
         Ok(RoleTemplateCreatedResponse::Created(Json(template.into())))
     }
 

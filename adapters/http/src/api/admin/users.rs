@@ -15,9 +15,9 @@ use tfr_ports::driven::{KeyOwner, MembershipRecord, UserQuery, UserRecord};
 use tfr_ports::service::UserChanges;
 use uuid::Uuid;
 
-use super::DeletedResponse;
+use super::{DeletedResponse, organization_names, page};
 use crate::api::ApiTags;
-use crate::api::keys::ApiKeyDto;
+use crate::api::keys::{ApiKeyDto, revoke_owned};
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -111,6 +111,7 @@ pub struct UpdateUserRequest {
     disabled: Option<bool>,
 }
 
+#[derive(Default)]
 pub struct UsersApi;
 
 impl UsersApi {
@@ -118,13 +119,7 @@ impl UsersApi {
         state: &AppState,
         memberships: Vec<MembershipRecord>,
     ) -> ApiResult<Vec<UserMembershipDto>> {
-        let organizations: HashMap<Uuid, String> = state
-            .identity
-            .list_organizations()
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o.name))
-            .collect();
+        let organizations = organization_names(state).await?;
         let mut templates: HashMap<Uuid, Option<String>> = HashMap::new();
         let mut out = Vec::with_capacity(memberships.len());
         for m in memberships {
@@ -174,8 +169,7 @@ impl UsersApi {
         state: Data<&Arc<AppState>>,
     ) -> ApiResult<Json<UserPageDto>> {
         auth.require_global(Scope::UsersRead)?;
-        let limit = limit.0.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let offset = offset.0.unwrap_or(0);
+        let (limit, offset) = page(limit.0, offset.0, DEFAULT_LIMIT, MAX_LIMIT);
         let (users, total) = state
             .identity
             .list_users(UserQuery {
@@ -265,8 +259,7 @@ impl UsersApi {
     ) -> ApiResult<Json<Vec<ApiKeyDto>>> {
         auth.require_global(Scope::UsersRead)?;
         let user = state.identity.user(id.0).await?;
-        let keys = state.identity.keys(KeyOwner::User(user.id)).await?;
-        Ok(Json(ApiKeyDto::list(&keys, state.audit.now())))
+        ApiKeyDto::list(&state, KeyOwner::User(user.id)).await
     }
 
     /// Revokes one of a user's API keys. Needs `users:write` (global).
@@ -288,13 +281,7 @@ impl UsersApi {
             .identity
             .require_outranks_user(auth.principal(), &user)
             .await?;
-        let key = state
-            .identity
-            .owned_key(KeyOwner::User(id.0), key.0)
-            .await?;
-        if key.revoked_at.is_none() {
-            state.identity.revoke_key(key).await?;
-        }
+        revoke_owned(&state, KeyOwner::User(id.0), key.0).await?;
         Ok(DeletedResponse::Deleted)
     }
 }
