@@ -8,6 +8,7 @@ use std::fmt;
 use crate::archive::ArchiveFormat;
 use crate::names::{ModuleAddress, ProviderAddress};
 use crate::platform::Platform;
+use crate::registry_host::RegistryHost;
 use crate::version::{ModuleVersion, ProviderVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +97,24 @@ impl BlobKey {
             "{}/{}.sig",
             Self::provider_dir(addr, version, upload),
             crate::provider_package::shasums_filename(&addr.provider_type, version)
+        ))
+    }
+
+    /// A package copied from an upstream registry, byte for byte under its upstream file
+    /// name. Each fetch writes under its own `upload` id, like publishes do.
+    pub fn mirrored_package(
+        host: &RegistryHost,
+        addr: &ProviderAddress,
+        version: &ProviderVersion,
+        platform: &Platform,
+        upload: u128,
+    ) -> Self {
+        Self(format!(
+            "mirror/{}/{}/{}/{version}/{upload:032x}/{}",
+            host.key(),
+            addr.namespace.key(),
+            addr.provider_type.as_str(),
+            crate::provider_package::package_filename(&addr.provider_type, version, platform)
         ))
     }
 

@@ -94,6 +94,12 @@ impl Version {
         })
     }
 
+    /// A version as written in a provider version constraint: 1-3 numeric segments,
+    /// padded to three (`5` is `5.0.0`), no `v` prefix.
+    pub fn parse_constraint_operand(input: &str) -> Result<Self, VersionError> {
+        Self::parse_core(input, 1, 3)
+    }
+
     pub fn is_prerelease(&self) -> bool {
         self.pre.is_some()
     }

@@ -71,4 +71,15 @@ impl ArchiveInspector for SafeArchiveInspector {
         .await
         .map_err(|e| ProviderZipError::Malformed(format!("archive inspection stopped: {e}")))?
     }
+
+    async fn hash_zip(
+        &self,
+        file: &StagedFile,
+        limits: ArchiveLimits,
+    ) -> Result<String, ProviderZipError> {
+        let path = file.path().to_path_buf();
+        tokio::task::spawn_blocking(move || zip_walk::hash_zip(&path, limits))
+            .await
+            .map_err(|e| ProviderZipError::Malformed(format!("zip inspection stopped: {e}")))?
+    }
 }

@@ -141,18 +141,49 @@ pub(crate) fn inspect_provider(
     provider_type: &ProviderType,
     limits: ArchiveLimits,
 ) -> Result<ProviderZipInfo, ProviderZipError> {
+    let mut binary: Option<String> = None;
+    let mut not_executable: Option<String> = None;
+    let h1 = hash_entries(path, limits, |entry| {
+        if entry.kind == EntryKind::File && is_provider_binary_name(provider_type, entry.path) {
+            if entry.unix_mode.is_some_and(|mode| mode & 0o111 != 0) {
+                binary.get_or_insert_with(|| entry.path.to_string());
+            } else {
+                not_executable.get_or_insert_with(|| entry.path.to_string());
+            }
+        }
+    })?;
+    let binary_name = match (binary, not_executable) {
+        (Some(binary), _) => binary,
+        (None, Some(name)) => return Err(ProviderZipError::NotExecutable(name)),
+        (None, None) => {
+            return Err(ProviderZipError::NoBinary(
+                provider_type.as_str().to_string(),
+            ));
+        }
+    };
+    Ok(ProviderZipInfo { binary_name, h1 })
+}
+
+/// The `h1:` of any zip (Go's `dirhash.HashZip`), under the safety rules only.
+pub(crate) fn hash_zip(path: &Path, limits: ArchiveLimits) -> Result<String, ProviderZipError> {
+    hash_entries(path, limits, |_| {})
+}
+
+/// Walks a zip under the safety rules, hashing every entry as stored, and returns its
+/// `h1:`; `on_entry` sees each entry header first.
+fn hash_entries(
+    path: &Path,
+    limits: ArchiveLimits,
+    mut on_entry: impl FnMut(&ZipEntry<'_>),
+) -> Result<String, ProviderZipError> {
     struct State {
         hasher: Sha256,
         hashes: Vec<(String, [u8; 32])>,
-        binary: Option<String>,
-        not_executable: Option<String>,
         bad_name: Option<String>,
     }
     let state = std::cell::RefCell::new(State {
         hasher: Sha256::new(),
         hashes: Vec::new(),
-        binary: None,
-        not_executable: None,
         bad_name: None,
     });
     let walked = walk(
@@ -165,15 +196,7 @@ pub(crate) fn inspect_provider(
             if entry.raw_name.contains('\n') && st.bad_name.is_none() {
                 st.bad_name = Some(entry.raw_name.to_string());
             }
-            if entry.kind == EntryKind::File && is_provider_binary_name(provider_type, entry.path) {
-                let executable = entry.unix_mode.is_some_and(|mode| mode & 0o111 != 0);
-                if executable {
-                    st.binary.get_or_insert_with(|| entry.path.to_string());
-                } else {
-                    st.not_executable
-                        .get_or_insert_with(|| entry.path.to_string());
-                }
-            }
+            on_entry(entry);
         },
         |data| state.borrow_mut().hasher.update(data),
         |entry| {
@@ -186,29 +209,18 @@ pub(crate) fn inspect_provider(
         ArchiveViolation::Malformed(why) => ProviderZipError::Malformed(why),
         other => ProviderZipError::Unsafe(other),
     })?;
-
     let state = state.into_inner();
     if let Some(name) = state.bad_name {
         return Err(ProviderZipError::Unsafe(ArchiveViolation::InvalidPath(
             name,
         )));
     }
-    let binary_name = match (state.binary, state.not_executable) {
-        (Some(binary), _) => binary,
-        (None, Some(name)) => return Err(ProviderZipError::NotExecutable(name)),
-        (None, None) => {
-            return Err(ProviderZipError::NoBinary(
-                provider_type.as_str().to_string(),
-            ));
-        }
-    };
-    let h1 = tfr_core::hash::h1(
+    Ok(tfr_core::hash::h1(
         state
             .hashes
             .iter()
             .map(|(name, digest)| (name.as_str(), *digest)),
-    );
-    Ok(ProviderZipInfo { binary_name, h1 })
+    ))
 }
 
 fn malformed(context: &str, e: &io::Error) -> ArchiveViolation {

@@ -50,6 +50,9 @@ pub enum ApiError {
     UnsupportedMediaType(Json<ErrorBody>),
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// An upstream registry failed (a mirrored package did not verify).
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -86,6 +89,10 @@ impl From<ServiceError> for ApiError {
                 ApiError::Unavailable(ErrorBody::new(
                     "the registry is temporarily unavailable; retry later",
                 ))
+            }
+            ServiceError::BadGateway(msg) => {
+                tracing::warn!(error = %msg, "upstream answered wrongly");
+                ApiError::BadGateway(ErrorBody::new(msg))
             }
             ServiceError::Internal(cause) => {
                 // Logged with its cause; the client sees an opaque message plus the request

@@ -50,4 +50,12 @@ pub trait ArchiveInspector: Send + Sync {
         provider_type: &ProviderType,
         limits: ArchiveLimits,
     ) -> Result<ProviderZipInfo, ProviderZipError>;
+
+    /// The `h1:` of a zip copied from an upstream registry: the safety rules and limits
+    /// apply, the provider-binary rules do not (upstream's bytes are served as they are).
+    async fn hash_zip(
+        &self,
+        file: &StagedFile,
+        limits: ArchiveLimits,
+    ) -> Result<String, ProviderZipError>;
 }

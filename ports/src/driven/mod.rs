@@ -5,16 +5,19 @@ pub mod audit;
 pub mod blob;
 pub mod clock;
 pub mod identity;
+pub mod mirror;
 pub mod repo;
 pub mod security;
 pub mod session;
 pub mod sso;
+pub mod upstream;
 
 pub use archive::{ArchiveInspector, ModuleArchiveInfo, ProviderZipError, ProviderZipInfo};
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord, AuditRepository};
 pub use blob::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
 pub use clock::{Clock, SystemClock};
 pub use identity::*;
+pub use mirror::*;
 pub use repo::*;
 pub use security::{
     SecretGenerator, SecretHasher, SessionClaims, SessionTokenCodec, SignatureError,
@@ -22,3 +25,4 @@ pub use security::{
 };
 pub use session::{LoginCodeRecord, LoginCodeRepository, RevokedSessionRepository};
 pub use sso::{AuthorizationRequest, ExternalIdentity, IdentityProvider, SsoError};
+pub use upstream::{UpstreamError, UpstreamPackage, UpstreamRegistry, UpstreamVersion};

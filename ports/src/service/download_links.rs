@@ -68,6 +68,14 @@ impl DownloadLinks {
         )
     }
 
+    /// `expires=..&signature=..` for a tfr route that is not a blob (a mirror archive
+    /// fetched on demand): `resource` names what the signature covers.
+    pub fn signed_query(&self, resource: &str) -> String {
+        let expires = self.clock.now().timestamp() + self.ttl.as_secs() as i64;
+        let signature = self.signer.sign(resource, expires);
+        format!("expires={expires}&signature={signature}")
+    }
+
     /// Checks a presented link; the key must then still be parsed and fetched.
     pub fn verify(&self, key: &str, expires: i64, signature: &str) -> Result<(), LinkError> {
         if !self.signer.verify(key, expires, signature) {

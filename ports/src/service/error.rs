@@ -22,6 +22,9 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// An upstream registry answered wrongly (a package failing verification).
+    #[error("{0}")]
+    BadGateway(String),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -90,6 +90,19 @@ impl ArchiveInspector for StubArchiveInspector {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// The configured provider result's `h1`, or its error.
+    async fn hash_zip(
+        &self,
+        _file: &StagedFile,
+        _limits: ArchiveLimits,
+    ) -> Result<String, ProviderZipError> {
+        self.provider
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(|info| info.h1)
+    }
 }
 
 /// Accepts a signature whose bytes are exactly `b"good"`; any key parses to `key()`.
