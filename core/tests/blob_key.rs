@@ -269,3 +269,196 @@ proptest! {
         prop_assert_eq!(BlobKey::parse(&s).is_ok(), ok);
     }
 }
+
+// ---------------------------------------------------------------- mirrored packages
+
+fn registry_host(s: &str) -> tfr_core::RegistryHost {
+    tfr_core::RegistryHost::parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+
+#[test]
+fn mirrored_package_layout() {
+    let host = registry_host("registry.terraform.io");
+    let addr = ProviderAddress::parse("hashicorp", "aws").unwrap();
+    let v = ProviderVersion::parse("5.0.0").unwrap();
+    let p = Platform::parse("linux_amd64").unwrap();
+    let key = BlobKey::mirrored_package(&host, &addr, &v, &p, UPLOAD);
+    assert_eq!(
+        key.as_str(),
+        "mirror/registry.terraform.io/hashicorp/aws/5.0.0/0123456789abcdef0011223344556677/terraform-provider-aws_5.0.0_linux_amd64.zip"
+    );
+    // The upstream file name, as a published package of the same provider would have.
+    assert_eq!(
+        key.file_name(),
+        tfr_core::provider_package::package_filename(&addr.provider_type, &v, &p)
+    );
+    assert_eq!(
+        key.file_name(),
+        BlobKey::provider_package(&addr, &v, &p, UPLOAD).file_name()
+    );
+    assert_eq!(BlobKey::parse(key.as_str()).unwrap(), key);
+    // Mirrored packages live apart from published ones.
+    assert!(key.as_str().starts_with("mirror/"));
+    assert_ne!(key, BlobKey::provider_package(&addr, &v, &p, UPLOAD));
+}
+
+#[test]
+fn mirrored_package_host_with_port_is_a_safe_segment() {
+    let host = registry_host("Mirror.Example.COM:8443");
+    let addr = ProviderAddress::parse("integrations", "github").unwrap();
+    let v = ProviderVersion::parse("6.1.0-rc.1+b.2").unwrap();
+    let p = Platform::parse("darwin_arm64").unwrap();
+    let key = BlobKey::mirrored_package(&host, &addr, &v, &p, 1);
+    assert_eq!(
+        key.as_str(),
+        "mirror/mirror.example.com_8443/integrations/github/6.1.0-rc.1+b.2/00000000000000000000000000000001/terraform-provider-github_6.1.0-rc.1+b.2_darwin_arm64.zip"
+    );
+    assert!(!key.as_str().contains(':'), "{key}");
+    assert_eq!(key.as_str().split('/').nth(1), Some(host.key().as_str()));
+    assert_eq!(BlobKey::parse(key.as_str()).unwrap(), key);
+}
+
+#[test]
+fn mirrored_package_keys_differ_by_every_part() {
+    let host = registry_host("registry.terraform.io");
+    let addr = ProviderAddress::parse("hashicorp", "aws").unwrap();
+    let v = ProviderVersion::parse("5.0.0").unwrap();
+    let p = Platform::parse("linux_amd64").unwrap();
+    let base = BlobKey::mirrored_package(&host, &addr, &v, &p, UPLOAD);
+    let variants = [
+        BlobKey::mirrored_package(
+            &registry_host("registry.opentofu.org"),
+            &addr,
+            &v,
+            &p,
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(
+            &registry_host("registry.terraform.io:8443"),
+            &addr,
+            &v,
+            &p,
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(
+            &host,
+            &ProviderAddress::parse("acme", "aws").unwrap(),
+            &v,
+            &p,
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(
+            &host,
+            &ProviderAddress::parse("hashicorp", "google").unwrap(),
+            &v,
+            &p,
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(
+            &host,
+            &addr,
+            &ProviderVersion::parse("5.0.1").unwrap(),
+            &p,
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(
+            &host,
+            &addr,
+            &v,
+            &Platform::parse("linux_arm64").unwrap(),
+            UPLOAD,
+        ),
+        BlobKey::mirrored_package(&host, &addr, &v, &p, UPLOAD + 1),
+    ];
+    for k in &variants {
+        assert_ne!(*k, base);
+        assert_eq!(BlobKey::parse(k.as_str()).as_ref(), Ok(k));
+    }
+    // Host case does not matter: hosts are lower-cased when parsed.
+    assert_eq!(
+        BlobKey::mirrored_package(
+            &registry_host("REGISTRY.Terraform.IO"),
+            &addr,
+            &v,
+            &p,
+            UPLOAD
+        ),
+        base
+    );
+}
+
+#[test]
+fn mirrored_package_namespace_is_lower_case() {
+    let host = registry_host("registry.terraform.io");
+    let addr = ProviderAddress {
+        namespace: tfr_core::Namespace::parse("HashiCorp").unwrap(),
+        provider_type: tfr_core::ProviderType::parse("aws").unwrap(),
+    };
+    let v = ProviderVersion::parse("5.0.0").unwrap();
+    let p = Platform::parse("linux_amd64").unwrap();
+    let key = BlobKey::mirrored_package(&host, &addr, &v, &p, UPLOAD);
+    assert!(
+        key.as_str()
+            .starts_with("mirror/registry.terraform.io/hashicorp/aws/"),
+        "{key}"
+    );
+}
+
+/// A host name of `n` characters: 63-character labels joined by dots.
+fn long_host_name(n: usize) -> String {
+    let mut out = String::new();
+    while out.len() < n {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        let take = (n - out.len()).min(63);
+        out.push_str(&"h".repeat(take));
+    }
+    out
+}
+
+const HOST_LABEL: &str = "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?";
+
+proptest! {
+    #[test]
+    fn mirrored_package_keys_parse(
+        labels in prop::collection::vec(HOST_LABEL, 1..5),
+        port in prop::option::of(1u16..),
+        ns in PROVIDER_PART,
+        ty in PROVIDER_PART,
+        v in provider_version(),
+        os in "[a-z0-9]{1,32}",
+        arch in "[a-z0-9]{1,32}",
+        upload in any::<u128>(),
+    ) {
+        prop_assume!(!ty.starts_with("terraform-"));
+        let name = labels.join(".");
+        let text = match port {
+            Some(p) => format!("{name}:{p}"),
+            None => name,
+        };
+        let host = registry_host(&text);
+        let addr = ProviderAddress::parse(&ns, &ty).unwrap();
+        let p = Platform::new(&os, &arch).unwrap();
+        let key = BlobKey::mirrored_package(&host, &addr, &v, &p, upload);
+        check_key(&key)?;
+        let prefix = format!("mirror/{}/{ns}/{ty}/{v}/{upload:032x}/", text.replace(':', "_"));
+        prop_assert!(key.as_str().starts_with(&prefix), "{} vs {}", key, prefix);
+        prop_assert_eq!(key.file_name(), tfr_core::provider_package::package_filename(&addr.provider_type, &v, &p));
+    }
+
+    #[test]
+    fn longest_mirrored_package_keys_parse(os in "[a-z0-9]{32}", arch in "[a-z0-9]{32}") {
+        let part = "a".repeat(64);
+        let addr = ProviderAddress::parse(&part, &part).unwrap();
+        let v = ProviderVersion::parse(&format!("1.0.0-{}", "a".repeat(58))).unwrap();
+        let p = Platform::new(&os, &arch).unwrap();
+        for host in [
+            long_host_name(253),
+            format!("{}:1", long_host_name(253)),
+            format!("{}:65535", long_host_name(249)),
+        ] {
+            check_key(&BlobKey::mirrored_package(&registry_host(&host), &addr, &v, &p, u128::MAX))?;
+        }
+    }
+}
