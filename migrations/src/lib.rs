@@ -14,6 +14,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_initial;
 pub mod m20261126_000002_identity;
+mod m20261127_000003_mirror;
 
 /// Applies tfr's schema. Run with `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_initial::Migration),
             Box::new(m20261126_000002_identity::Migration),
+            Box::new(m20261127_000003_mirror::Migration),
         ]
     }
 }

@@ -11,9 +11,9 @@ use tfr_ports::driven::{DatabaseHealth, RepoError};
 use crate::error::db_err;
 use crate::{
     SeaOrmApiKeyRepository, SeaOrmAuditRepository, SeaOrmLoginCodeRepository,
-    SeaOrmMembershipRepository, SeaOrmModuleRepository, SeaOrmNamespaceRepository,
-    SeaOrmOrganizationRepository, SeaOrmProviderRepository, SeaOrmRevokedSessionRepository,
-    SeaOrmRoleTemplateRepository, SeaOrmUserRepository,
+    SeaOrmMembershipRepository, SeaOrmMirrorRepository, SeaOrmModuleRepository,
+    SeaOrmNamespaceRepository, SeaOrmOrganizationRepository, SeaOrmProviderRepository,
+    SeaOrmRevokedSessionRepository, SeaOrmRoleTemplateRepository, SeaOrmUserRepository,
 };
 
 /// Pool sizes and timeouts; the defaults suit a small registry.
@@ -158,6 +158,10 @@ impl SeaOrmDatabase {
 
     pub fn login_code_repository(&self) -> SeaOrmLoginCodeRepository {
         SeaOrmLoginCodeRepository::new(self.conn.clone())
+    }
+
+    pub fn mirror_repository(&self) -> SeaOrmMirrorRepository {
+        SeaOrmMirrorRepository::new(self.conn.clone())
     }
 
     /// Closes the pool, waiting for connections to be returned.

@@ -4,6 +4,11 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod login_code;
+pub mod mirror_configuration;
+pub mod mirror_sync_history;
+pub mod mirrored_provider;
+pub mod mirrored_provider_package;
+pub mod mirrored_provider_version;
 pub mod module;
 pub mod module_version;
 pub mod module_version_summary;
