@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use tfr_core::{MirrorFilter, Namespace, Platform, ProviderType, RegistryHost, VersionConstraint};
+use tfr_core::{
+    MirrorFilter, Platform, ProviderAddress, ProviderType, RegistryHost, VersionConstraint,
+};
 use uuid::Uuid;
 
 use crate::driven::{Clock, MirrorConfigRecord, MirrorRepository, SyncRunRecord};
@@ -95,9 +97,11 @@ fn validate(input: MirrorConfigInput) -> Result<Validated, ServiceError> {
     }
     let mut namespaces = Vec::new();
     for ns in &input.namespaces {
-        let parsed = Namespace::parse(ns.trim())
+        // The provider rule, narrower than a module namespace's (no '_'): a namespace
+        // outside it could never match a provider.
+        let parsed = ProviderAddress::parse(&ns.trim().to_ascii_lowercase(), "any")
             .map_err(|e| ServiceError::invalid("namespaces", e.to_string()))?;
-        push_unique(&mut namespaces, parsed.key());
+        push_unique(&mut namespaces, parsed.namespace.key());
     }
     let mut provider_types = Vec::new();
     for ty in &input.provider_types {

@@ -5,9 +5,9 @@
 //! A run never takes the server down: a panic inside it is caught, logged and recorded
 //! as a failed run. Downloads run with bounded concurrency.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -53,6 +53,9 @@ pub struct MirrorSync {
     fetcher: Arc<MirrorFetcher>,
     clock: Arc<dyn Clock>,
     settings: SyncSettings,
+    /// Configurations this replica is syncing now. The lease cannot tell: `try_lease`
+    /// renews for its own holder, so a second run here would take it again.
+    running: Mutex<HashSet<Uuid>>,
 }
 
 /// What a run gathers as it goes.
@@ -100,6 +103,7 @@ impl MirrorSync {
             fetcher,
             clock,
             settings,
+            running: Mutex::new(HashSet::new()),
         }
     }
 
@@ -146,9 +150,30 @@ impl MirrorSync {
         Ok(record)
     }
 
-    /// Takes the lease and records the start; `None` when another holder has it (or,
-    /// for a scheduled run, when another replica synced it in the meantime).
+    /// Takes the lease and records the start; `None` when a run of it is going on here
+    /// or another holder has the lease (or, for a scheduled run, when another replica
+    /// synced it in the meantime).
     async fn start(
+        &self,
+        config_id: Uuid,
+        trigger: SyncTrigger,
+        only_if_due: bool,
+    ) -> Result<Option<Started>, ServiceError> {
+        if !self.running().insert(config_id) {
+            return Ok(None);
+        }
+        let started = self.start_leased(config_id, trigger, only_if_due).await;
+        if !matches!(started, Ok(Some(_))) {
+            self.running().remove(&config_id);
+        }
+        started
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn start_leased(
         &self,
         config_id: Uuid,
         trigger: SyncTrigger,
@@ -278,6 +303,7 @@ impl MirrorSync {
             tracing::error!(config = %config.name, error = %e, "mirror sync: could not record the run's outcome");
         }
         self.release(config.id).await;
+        self.running().remove(&config.id);
         tracing::info!(config = %config.name, status = run.status.as_str(), packages = run.packages_fetched,
             bytes = run.bytes_fetched, failures = run.failures.len(), "mirror sync finished");
         run

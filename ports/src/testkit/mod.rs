@@ -7,5 +7,6 @@ pub mod clock;
 pub mod fakes;
 pub mod repos;
 pub mod security;
+pub mod upstream;
 
 pub use clock::ManualClock;
