@@ -53,8 +53,12 @@ impl Default for MirrorCatalogSettings {
 
 type VersionsKey = (RegistryHost, String);
 type PackageKey = (RegistryHost, String, String, Platform);
-/// Upstream's versions list and when it was fetched.
-type CachedVersions = (Instant, Arc<Vec<UpstreamVersion>>);
+/// Upstream's versions list (`None`: upstream does not know the provider) and until
+/// when it is fresh.
+type CachedVersions = (Instant, Option<Arc<Vec<UpstreamVersion>>>);
+
+/// How long an upstream outage is remembered before upstream is asked again.
+const OUTAGE_RETRY: Duration = Duration::from_secs(30);
 
 pub struct MirrorCatalog {
     repo: Arc<dyn MirrorRepository>,
@@ -128,47 +132,54 @@ impl MirrorCatalog {
             .ok_or_else(|| not_found(hostname, address))
     }
 
-    /// Upstream's versions list, reused for the metadata TTL; when upstream is down a
-    /// stale list keeps serving, and with none `None`.
+    /// Upstream's versions list, reused for the metadata TTL (an unknown provider too).
+    /// When upstream is down the last list keeps serving, and upstream is not asked again
+    /// for [`OUTAGE_RETRY`], so requests during an outage do not each wait on retries.
     async fn upstream_versions(
         &self,
         host: &RegistryHost,
         address: &ProviderAddress,
     ) -> Result<Option<Arc<Vec<UpstreamVersion>>>, ServiceError> {
         let key = (host.clone(), address.to_string());
-        let cached = lock(&self.versions).get(&key).cloned();
-        if let Some((at, list)) = &cached
-            && at.elapsed() < self.settings.metadata_ttl
-        {
-            return Ok(Some(Arc::clone(list)));
+        let fresh = |key: &VersionsKey| {
+            lock(&self.versions)
+                .get(key)
+                .filter(|(until, _)| *until > Instant::now())
+                .map(|(_, list)| list.clone())
+        };
+        if let Some(list) = fresh(&key) {
+            return Ok(list);
         }
         let gate = self.versions_gates.gate(&key);
-        let _held = gate.lock().await;
-        if let Some((at, list)) = lock(&self.versions).get(&key)
-            && at.elapsed() < self.settings.metadata_ttl
-        {
-            return Ok(Some(Arc::clone(list)));
+        let held = gate.lock().await;
+        if let Some(list) = fresh(&key) {
+            drop(held);
+            self.versions_gates.release(&key, gate);
+            return Ok(list);
         }
         let fetched = self.upstream.provider_versions(host, address).await;
-        drop(_held);
-        self.versions_gates.release(&key, gate);
-        match fetched {
-            Ok(list) => {
-                let list = Arc::new(list);
-                let mut versions = lock(&self.versions);
-                if versions.len() > 10_000 {
-                    versions.clear();
-                }
-                versions.insert(key, (Instant::now(), Arc::clone(&list)));
-                Ok(Some(list))
-            }
-            Err(UpstreamError::NotFound(_)) => Ok(None),
+        let (ttl, list) = match fetched {
+            Ok(list) => (self.settings.metadata_ttl, Some(Arc::new(list))),
+            Err(UpstreamError::NotFound(_)) => (self.settings.metadata_ttl, None),
             Err(e) => {
                 tracing::warn!(upstream = %host, provider = %address, error = %e,
                     "mirror: upstream versions unavailable; serving what is mirrored");
-                Ok(cached.map(|(_, list)| list))
+                let last = lock(&self.versions)
+                    .get(&key)
+                    .and_then(|(_, list)| list.clone());
+                (OUTAGE_RETRY, last)
             }
+        };
+        {
+            let mut versions = lock(&self.versions);
+            if versions.len() > 10_000 {
+                versions.clear();
+            }
+            versions.insert(key.clone(), (Instant::now() + ttl, list.clone()));
         }
+        drop(held);
+        self.versions_gates.release(&key, gate);
+        Ok(list)
     }
 
     /// `index.json`: every version tfr has or upstream offers within the filters.
