@@ -24,6 +24,7 @@ pub mod archives;
 pub mod blobs;
 pub mod browser;
 pub mod ca;
+pub mod fake_upstream;
 pub mod harness;
 pub mod oidc;
 pub mod postgres;
