@@ -31,6 +31,8 @@ pub struct RunningServer {
     downloads: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     /// Hourly cleanup of expired session revocations and login codes.
     housekeeping: Option<JoinHandle<()>>,
+    /// The scheduled mirror sync (absent when turned off).
+    mirror_scheduler: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -74,6 +76,11 @@ impl RunningServer {
         if let Some(task) = self.housekeeping.take() {
             task.abort();
         }
+        // A run cut short leaves its lease to expire and is recorded as abandoned by the
+        // next holder.
+        if let Some(task) = self.mirror_scheduler.take() {
+            task.abort();
+        }
         tracing::info!("server stopped");
         Ok(())
     }
@@ -101,6 +108,9 @@ impl Drop for RunningServer {
             let _ = stop.send(());
         }
         if let Some(task) = self.housekeeping.take() {
+            task.abort();
+        }
+        if let Some(task) = self.mirror_scheduler.take() {
             task.abort();
         }
     }
@@ -189,6 +199,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
     });
     let wired = crate::wiring::build(&settings, &public_url).await?;
     let downloads = spawn_download_flusher(wired.state.module_catalog.clone());
+    let mirror_scheduler = wired
+        .housekeeping
+        .mirror_scheduler_interval
+        .map(|every| spawn_mirror_scheduler(wired.housekeeping.mirror_sync.clone(), every));
     let housekeeping = spawn_housekeeping(wired.housekeeping);
     let app = tfr_http::build_with(wired.state, wired.http_security);
     let acceptor = NoDelayAcceptor {
@@ -227,6 +241,54 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningServer> {
         task,
         downloads: Some(downloads),
         housekeeping: Some(housekeeping),
+        mirror_scheduler,
+    })
+}
+
+/// The longest wait before the scheduler's first look: not at once, so that a starting
+/// replica (or a fleet restarting together) serves first.
+const MIRROR_SCHEDULER_FIRST_DELAY: Duration = Duration::from_secs(20);
+
+/// Every `every` (the first time after at most [`MIRROR_SCHEDULER_FIRST_DELAY`]), runs the
+/// mirror configurations that are due. Errors are logged and the next tick retries; a
+/// panic escaping a run is caught here too, so the scheduler never dies silently.
+fn spawn_mirror_scheduler(
+    sync: Arc<tfr_ports::service::MirrorSync>,
+    every: Duration,
+) -> JoinHandle<()> {
+    use futures::FutureExt;
+    tracing::info!(
+        interval_secs = every.as_secs(),
+        holder = sync.holder(),
+        "mirror sync scheduler started"
+    );
+    tokio::spawn(async move {
+        let first = tokio::time::Instant::now() + every.min(MIRROR_SCHEDULER_FIRST_DELAY);
+        let mut tick = tokio::time::interval_at(first, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match std::panic::AssertUnwindSafe(sync.run_due())
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(runs)) if !runs.is_empty() => {
+                    tracing::info!(runs = runs.len(), "scheduled mirror sync done")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "scheduled mirror sync failed; retrying at the next tick")
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".to_string());
+                    tracing::error!(panic = %what, "scheduled mirror sync panicked; retrying at the next tick")
+                }
+            }
+        }
     })
 }
 

@@ -12,20 +12,22 @@ use tfr_db_seaorm::SeaOrmDatabase;
 use tfr_http::{AppState, HttpSecurity, RateLimits, WebSettings};
 use tfr_ports::driven::{
     ApiKeyRepository, ArchiveInspector, BlobStore, Clock, DatabaseHealth, MembershipRepository,
-    ModuleRepository, NamespaceRepository, OrganizationRepository, ProviderRepository,
-    RoleTemplateRepository, SecretGenerator, SecretHasher, SessionTokenCodec, SignatureVerifier,
-    StateSealer, SystemClock, UrlSigner, UserRepository,
+    MirrorRepository, ModuleRepository, NamespaceRepository, OrganizationRepository,
+    ProviderRepository, RoleTemplateRepository, SecretGenerator, SecretHasher, SessionTokenCodec,
+    SignatureVerifier, StateSealer, SystemClock, UpstreamRegistry, UrlSigner, UserRepository,
 };
 use tfr_ports::service::{
     ApiKeys, AuditLog, Authenticator, CatalogCache, DeleteModuleVersion, DeleteProviderVersion,
-    DownloadLinks, GroupMapping, IdentityAdmin, ModuleCatalog, NamespaceAccess, ProviderCatalog,
-    PublishModule, PublishProvider, Sessions, SsoLogin, SsoPolicy, TerraformLogin,
+    DownloadLinks, GroupMapping, IdentityAdmin, MirrorCatalog, MirrorCatalogSettings,
+    MirrorConfigs, MirrorFetcher, MirrorSync, ModuleCatalog, NamespaceAccess, ProviderCatalog,
+    PublishModule, PublishProvider, Sessions, SsoLogin, SsoPolicy, SyncSettings, TerraformLogin,
     TerraformLoginSettings,
 };
 use tfr_security::{
     BcryptHasher, ChaChaStateSealer, HmacUrlSigner, JwtSessionCodec, PgpSignatureVerifier,
     RandomSecrets,
 };
+use tfr_upstream_http::{HttpUpstreamRegistry, UpstreamSettings};
 
 use crate::config::{Settings, redact_url};
 
@@ -81,10 +83,14 @@ pub struct Wired {
     pub housekeeping: Housekeeping,
 }
 
-/// The use cases with expired rows to delete now and then.
+/// The periodic work: expired rows to delete now and then, and the scheduled mirror sync.
 pub struct Housekeeping {
     pub sessions: Arc<Sessions>,
     pub terraform_login: Arc<TerraformLogin>,
+    pub mirror_sync: Arc<MirrorSync>,
+    /// How often the scheduler looks for due mirror configurations; `None`: this replica
+    /// runs no scheduled sync.
+    pub mirror_scheduler_interval: Option<Duration>,
 }
 
 /// Everything the HTTP adapter needs, wired from `settings`. Connects and migrates the
@@ -130,6 +136,17 @@ pub async fn build(settings: &Settings, public_url: &str) -> anyhow::Result<Wire
     )));
 
     let identity = identity(settings, &db, clock.clone(), public_url).await?;
+    let mirror = mirror(
+        settings,
+        &db,
+        Collaborators {
+            blobs: blobs.clone(),
+            inspector: inspector.clone(),
+            verifier: verifier.clone(),
+            clock: clock.clone(),
+            links: links.clone(),
+        },
+    )?;
 
     let state = AppState {
         module_catalog: Arc::new(ModuleCatalog::new(
@@ -172,6 +189,9 @@ pub async fn build(settings: &Settings, public_url: &str) -> anyhow::Result<Wire
         identity: identity.admin,
         sso: identity.sso,
         terraform_login: identity.terraform_login.clone(),
+        mirror_catalog: mirror.catalog,
+        mirror_configs: mirror.configs,
+        mirror_sync: mirror.sync.clone(),
         web: WebSettings {
             public_url: public_url.trim_end_matches('/').to_string(),
             trust_forwarded_for: settings.auth.trust_forwarded_for,
@@ -187,6 +207,11 @@ pub async fn build(settings: &Settings, public_url: &str) -> anyhow::Result<Wire
         housekeeping: Housekeeping {
             sessions: identity.sessions,
             terraform_login: identity.terraform_login,
+            mirror_sync: mirror.sync,
+            mirror_scheduler_interval: settings
+                .mirror
+                .sync_enabled
+                .then(|| Duration::from_secs(settings.mirror.scheduler_interval_secs)),
         },
     })
 }
@@ -230,6 +255,99 @@ fn http_security(settings: &Settings, public_url: &str) -> HttpSecurity {
         },
         trust_forwarded_for: auth.trust_forwarded_for,
     }
+}
+
+/// What the mirror use cases share with the rest.
+struct Collaborators {
+    blobs: Arc<dyn BlobStore>,
+    inspector: Arc<dyn ArchiveInspector>,
+    verifier: Arc<dyn SignatureVerifier>,
+    clock: Arc<dyn Clock>,
+    links: Arc<DownloadLinks>,
+}
+
+/// The mirror use cases, wired.
+struct Mirror {
+    catalog: Arc<MirrorCatalog>,
+    configs: Arc<MirrorConfigs>,
+    sync: Arc<MirrorSync>,
+}
+
+/// The upstream registry client, the mirror repository and the use cases over them.
+fn mirror(settings: &Settings, db: &SeaOrmDatabase, with: Collaborators) -> anyhow::Result<Mirror> {
+    let m = &settings.mirror;
+    let upstream: Arc<dyn UpstreamRegistry> = Arc::new(
+        HttpUpstreamRegistry::new(UpstreamSettings {
+            api_timeout: Duration::from_secs(m.api_timeout_secs),
+            download_timeout: Duration::from_secs(m.download_timeout_secs),
+            extra_ca_files: m.extra_ca_files.clone(),
+            ..UpstreamSettings::default()
+        })
+        .context(
+            "building the upstream registry client (TFR_MIRROR_EXTRA_CA_FILES, SSL_CERT_FILE)",
+        )?,
+    );
+    let repo: Arc<dyn MirrorRepository> = Arc::new(db.mirror_repository());
+    let fetcher = Arc::new(MirrorFetcher::new(
+        repo.clone(),
+        upstream.clone(),
+        with.blobs,
+        with.inspector,
+        with.verifier,
+        with.clock.clone(),
+        settings.staging_dir(),
+        archive_limits(m.max_package_bytes),
+    ));
+    let catalog = Arc::new(MirrorCatalog::new(
+        repo.clone(),
+        upstream.clone(),
+        fetcher.clone(),
+        with.links,
+        MirrorCatalogSettings {
+            metadata_ttl: Duration::from_secs(m.metadata_ttl_secs),
+            ..MirrorCatalogSettings::default()
+        },
+    ));
+    let configs = Arc::new(MirrorConfigs::new(
+        repo.clone(),
+        catalog.clone(),
+        with.clock.clone(),
+    ));
+    let sync = Arc::new(MirrorSync::new(
+        repo,
+        upstream,
+        fetcher,
+        with.clock,
+        SyncSettings {
+            holder: sync_holder(),
+            lease: Duration::from_secs(m.lease_secs),
+            concurrency: m.concurrency,
+            ..SyncSettings::default()
+        },
+    ));
+    Ok(Mirror {
+        catalog,
+        configs,
+        sync,
+    })
+}
+
+/// This replica's name in sync leases and history: host name, process id and a short
+/// random part (a restarted process on the same host is another holder).
+fn sync_holder() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tfr".to_string());
+    let host: String = host.chars().take(64).collect();
+    format!(
+        "{host}-{}-{:06x}",
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    )
 }
 
 /// The identity use cases, wired.

@@ -143,3 +143,80 @@ fn stale_staged_uploads_are_removed_and_fresh_ones_kept() {
     tfr::wiring::remove_stale_uploads(dir.path(), std::time::Duration::ZERO);
     assert!(!old.exists() && !fresh.exists(), "stale files go");
 }
+
+/// The mirror use cases are wired over the real database, and the scheduler runs due
+/// configurations by itself (its first look comes within one interval).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_admin_and_scheduler_are_wired() {
+    install_provider();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(data.path());
+    settings.mirror.sync_enabled = true;
+    settings.mirror.scheduler_interval_secs = 10;
+    let key = tfr::create_api_key(&settings, "mirrors", "mirrors:manage,providers:read")
+        .await
+        .unwrap();
+    let server = tfr::start(settings).await.unwrap();
+    let base = server.base_url();
+    let client = reqwest::Client::new();
+
+    // No scheduled sync targets (no namespaces and types): pull-through only, so the
+    // scheduled run contacts no upstream.
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/admin/mirrors"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "pull-through"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("created").to_string();
+    assert_eq!(
+        created["hostnames"],
+        serde_json::json!(["registry.terraform.io"])
+    );
+
+    // A hostname no configuration answers for: 404 with exactly application/json.
+    let unknown = client
+        .get(format!(
+            "{base}/v1/mirror/example.com/acme/thing/index.json"
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+
+    let history = format!("{base}/api/v1/admin/mirrors/{id}/history");
+    let mut scheduled = None;
+    for _ in 0..100 {
+        let page: serde_json::Value = client
+            .get(&history)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let run = &page["items"][0];
+        if run["trigger"] == "scheduled" && run["status"] != "running" {
+            scheduled = Some(run.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let run = scheduled.expect("the scheduler ran the due configuration");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(
+        run["holder"].as_str().is_some_and(|h| h.contains('-')),
+        "{run}"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -26,6 +26,10 @@ pub enum Requirement {
     NamespaceRead(String),
     /// `<scope> (filtered; ...)`: a listing, filtered by what the caller may read.
     Listing(String),
+    /// `<scope> (any organization; open with anonymous read)`: a read of what belongs to
+    /// no organization (mirrored providers): the scope held in any organization or
+    /// globally.
+    AnyOrganization(String),
 }
 
 impl Requirement {
@@ -55,6 +59,7 @@ impl Requirement {
             ("namespace", false) => Ok(Self::Namespace(scope)),
             ("namespace", true) => Ok(Self::NamespaceRead(scope)),
             ("filtered", _) => Ok(Self::Listing(scope)),
+            ("any organization", true) => Ok(Self::AnyOrganization(scope)),
             _ => Err(format!("unknown x-tfr-scope form {text:?}")),
         }
     }
@@ -67,7 +72,8 @@ impl Requirement {
             | Self::Organization(s)
             | Self::Namespace(s)
             | Self::NamespaceRead(s)
-            | Self::Listing(s) => Some(s),
+            | Self::Listing(s)
+            | Self::AnyOrganization(s) => Some(s),
         }
     }
 
@@ -82,8 +88,17 @@ impl Requirement {
     pub fn refuses_other_scopes(&self) -> bool {
         matches!(
             self,
-            Self::Global(_) | Self::Organization(_) | Self::Namespace(_) | Self::NamespaceRead(_)
+            Self::Global(_)
+                | Self::Organization(_)
+                | Self::Namespace(_)
+                | Self::NamespaceRead(_)
+                | Self::AnyOrganization(_)
         )
+    }
+
+    /// Whether the scope held in one organization only (any one) is enough.
+    pub fn held_in_any_organization(&self) -> bool {
+        matches!(self, Self::AnyOrganization(_))
     }
 }
 
@@ -501,6 +516,11 @@ mod tests {
             Requirement::parse("modules:read (filtered; open with anonymous read)"),
             Ok(Requirement::Listing("modules:read".into()))
         );
+        assert_eq!(
+            Requirement::parse("providers:read (any organization; open with anonymous read)"),
+            Ok(Requirement::AnyOrganization("providers:read".into()))
+        );
+        assert!(Requirement::parse("providers:read (any organization)").is_err());
         assert!(Requirement::parse("modules:read").is_err());
         assert!(Requirement::parse("whatever (global)").is_err());
         assert!(Requirement::parse("modules:read (sometimes)").is_err());

@@ -22,6 +22,8 @@ type Configure = Box<dyn FnOnce(&mut tfr::Settings) + Send>;
 pub struct TestRegistryBuilder {
     tls: bool,
     postgres: bool,
+    database_url: Option<String>,
+    upstreams_use_test_ca: bool,
     configure: Vec<Configure>,
 }
 
@@ -35,6 +37,20 @@ impl TestRegistryBuilder {
     /// Use a fresh PostgreSQL database instead of SQLite in the data dir.
     pub fn postgres(mut self) -> Self {
         self.postgres = true;
+        self
+    }
+
+    /// Use this database (another registry's: two replicas on one database).
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
+    /// Serve HTTPS and trust the same test CA for upstream registries (a
+    /// [`crate::fake_upstream::FakeUpstream`] started with this registry's CA).
+    pub fn tls_trusted_by_upstreams(mut self) -> Self {
+        self.tls = true;
+        self.upstreams_use_test_ca = true;
         self
     }
 
@@ -60,10 +76,16 @@ impl TestRegistryBuilder {
         } else {
             None
         };
+        if let Some(url) = self.database_url {
+            settings.database_url = url;
+        }
         let ca = if self.tls {
             let ca = TestCa::new()?;
             settings.tls_cert_file = Some(ca.cert_file());
             settings.tls_key_file = Some(ca.key_file());
+            if self.upstreams_use_test_ca {
+                settings.mirror.extra_ca_files = vec![ca.ca_file()];
+            }
             Some(ca)
         } else {
             None

@@ -26,6 +26,7 @@ pub mod browser;
 pub mod ca;
 pub mod fake_upstream;
 pub mod harness;
+pub mod mirror;
 pub mod oidc;
 pub mod postgres;
 pub mod provider;

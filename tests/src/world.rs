@@ -211,5 +211,9 @@ pub fn protocol_values(ns: &str) -> BTreeMap<String, String> {
         ("user", uuid),
         ("key", uuid),
         ("q", "net"),
+        // the Provider Network Mirror Protocol: the provider's origin host and the
+        // document (archives, `*.zip`, are public behind their signed link)
+        ("hostname", "registry.terraform.io"),
+        ("file", "index.json"),
     ])
 }

@@ -31,7 +31,7 @@ pub use security_headers::{CspNonce, HttpSecurity, SecurityHeaders};
 pub use state::{AppState, WebSettings};
 
 const API_TITLE: &str = "tfr";
-const API_DESCRIPTION: &str = "A private Terraform registry: the Module Registry Protocol, the Provider Registry Protocol, and tfr's publishing API.";
+const API_DESCRIPTION: &str = "A private Terraform registry: the Module Registry Protocol, the Provider Registry Protocol, the Provider Network Mirror Protocol, and tfr's publishing and administration API.";
 
 fn service() -> OpenApiService<api::Apis, ()> {
     OpenApiService::new(api::apis(), API_TITLE, env!("CARGO_PKG_VERSION"))
@@ -39,7 +39,10 @@ fn service() -> OpenApiService<api::Apis, ()> {
 }
 
 /// The OpenAPI document (JSON) that clients are generated from. Each operation carries
-/// `x-tfr-scope`: what it requires, from the same table the RBAC middleware enforces.
+/// `x-tfr-scope`: what it requires, from the same table the RBAC middleware enforces;
+/// one whose requirement differs for some parameter values also carries
+/// `x-tfr-scope-refined` (the refining rule's path, such as
+/// `/v1/mirror/{hostname}/{namespace}/{type}/{file}.zip`, to its requirement).
 pub fn openapi_json() -> String {
     let spec = service().spec();
     let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&spec) else {
@@ -54,10 +57,35 @@ pub fn openapi_json() -> String {
                 let rule = access::routes::ROUTES
                     .iter()
                     .find(|r| r.path == path && r.method.as_str().eq_ignore_ascii_case(method));
-                if let (Some(rule), Some(op)) = (rule, op.as_object_mut()) {
+                let Some(op) = op.as_object_mut() else {
+                    continue;
+                };
+                if let Some(rule) = rule {
                     op.insert(
                         "x-tfr-scope".into(),
                         serde_json::Value::String(rule.requirement.describe()),
+                    );
+                }
+                // Rules refining this operation for parameter values with a suffix
+                // (`{file}.zip`), by their path.
+                let refined: serde_json::Map<String, serde_json::Value> = access::routes::ROUTES
+                    .iter()
+                    .filter(|r| {
+                        r.method.as_str().eq_ignore_ascii_case(method)
+                            && access::routes::refined_operation(r.path).as_deref()
+                                == Some(path.as_str())
+                    })
+                    .map(|r| {
+                        (
+                            r.path.to_string(),
+                            serde_json::Value::String(r.requirement.describe()),
+                        )
+                    })
+                    .collect();
+                if !refined.is_empty() {
+                    op.insert(
+                        "x-tfr-scope-refined".into(),
+                        serde_json::Value::Object(refined),
                     );
                 }
             }
@@ -106,4 +134,40 @@ pub fn build_with(state: AppState, security: HttpSecurity) -> BoxEndpoint<'stati
         .with(middleware::AccessLog)
         .with(poem::middleware::RequestId::default().reuse_id(poem::middleware::ReuseId::Use))
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The route table and the OpenAPI document list the same operations: every
+    /// operation has its rule (`x-tfr-scope`), every rule its operation (refining rules,
+    /// `{file}.zip`, the operation they refine).
+    #[test]
+    fn route_table_and_document_list_the_same_operations() {
+        let doc: serde_json::Value = serde_json::from_str(&openapi_json()).expect("JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut operations = 0;
+        for (path, ops) in paths {
+            for (method, op) in ops.as_object().expect("operations") {
+                operations += 1;
+                assert!(
+                    op["x-tfr-scope"].is_string(),
+                    "{method} {path} has no rule in the route table"
+                );
+            }
+        }
+        for rule in access::routes::ROUTES {
+            let path = access::routes::refined_operation(rule.path)
+                .unwrap_or_else(|| rule.path.to_string());
+            let method = rule.method.as_str().to_ascii_lowercase();
+            assert!(
+                paths.get(&path).and_then(|ops| ops.get(&method)).is_some(),
+                "{} {} is in the route table but not served",
+                rule.method,
+                rule.path
+            );
+        }
+        assert!(operations >= 60, "{operations} operations");
+    }
 }

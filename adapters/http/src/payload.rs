@@ -89,3 +89,33 @@ impl<T: poem_openapi::types::Type> poem_openapi::ApiResponse for RenderedJson<T>
         T::register(registry);
     }
 }
+
+/// JSON answered with `Content-Type: application/json` exactly, no parameter: the
+/// Provider Network Mirror Protocol requires that media type (Terraform warns about any
+/// parameter), where poem-openapi's `Json` adds `; charset=utf-8`.
+pub struct ExactJson<T>(pub T);
+
+impl<T: poem_openapi::types::Type> Payload for ExactJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: poem_openapi::types::ToJSON> poem::IntoResponse for ExactJson<T> {
+    fn into_response(self) -> poem::Response {
+        let body = self
+            .0
+            .to_json()
+            .unwrap_or(serde_json::Value::Null)
+            .to_string();
+        poem::Response::builder()
+            .content_type(<Self as Payload>::CONTENT_TYPE)
+            .body(body)
+    }
+}

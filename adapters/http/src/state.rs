@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tfr_ports::driven::{BlobStore, DatabaseHealth};
 use tfr_ports::service::{
     ApiKeys, AuditLog, Authenticator, DeleteModuleVersion, DeleteProviderVersion, DownloadLinks,
-    IdentityAdmin, ModuleCatalog, NamespaceAccess, ProviderCatalog, PublishModule, PublishProvider,
-    SsoLogin, TerraformLogin,
+    IdentityAdmin, MirrorCatalog, MirrorConfigs, MirrorSync, ModuleCatalog, NamespaceAccess,
+    ProviderCatalog, PublishModule, PublishProvider, SsoLogin, TerraformLogin,
 };
 
 #[derive(Clone)]
@@ -25,6 +25,12 @@ pub struct AppState {
     pub identity: Arc<IdentityAdmin>,
     pub sso: Arc<SsoLogin>,
     pub terraform_login: Arc<TerraformLogin>,
+    /// The Provider Network Mirror Protocol with pull-through, and the mirrored listing.
+    pub mirror_catalog: Arc<MirrorCatalog>,
+    /// Mirror configurations (the admin API) and their sync history.
+    pub mirror_configs: Arc<MirrorConfigs>,
+    /// Operator-triggered syncs (the scheduler runs in the app).
+    pub mirror_sync: Arc<MirrorSync>,
     pub web: WebSettings,
     pub links: Arc<DownloadLinks>,
     pub blobs: Arc<dyn BlobStore>,

@@ -342,5 +342,5 @@ fn every_admin_and_key_operation_is_in_the_route_table() {
             );
         }
     }
-    assert_eq!(count, 31, "every admin and own-key route is served");
+    assert_eq!(count, 38, "every admin and own-key route is served");
 }

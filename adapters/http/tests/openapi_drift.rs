@@ -36,9 +36,23 @@ fn spec_documents_the_protocol_and_publishing_routes() {
         "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}",
         "/api/v1/modules/{namespace}/{name}/{system}/{version}",
         "/api/v1/providers/{namespace}/{type}/{version}",
+        "/api/v1/providers",
+        "/v1/mirror/{hostname}/{namespace}/{type}/{file}",
+        "/api/v1/admin/mirrors",
+        "/api/v1/admin/mirrors/{id}/history",
     ] {
         assert!(paths.contains_key(route), "spec lacks {route}");
     }
+    // The mirror's documents are exactly application/json; its archives are public.
+    let mirror = &spec["paths"]["/v1/mirror/{hostname}/{namespace}/{type}/{file}"]["get"];
+    assert!(
+        mirror["responses"]["200"]["content"]["application/json"].is_object(),
+        "{mirror}"
+    );
+    assert_eq!(
+        mirror["x-tfr-scope-refined"]["/v1/mirror/{hostname}/{namespace}/{type}/{file}.zip"],
+        "public"
+    );
     assert!(
         spec["components"]["securitySchemes"]
             .as_object()

@@ -3,6 +3,7 @@
 //! names the key that is wrong, as the user spelled it (`TFR_LISTEN` or `listen` in the file).
 
 mod auth;
+mod mirror;
 mod raw;
 mod secret;
 mod values;
@@ -16,6 +17,12 @@ use serde::Serialize;
 pub use auth::{
     AuthSettings, AzureSettings, GroupMappingSetting, JWT_SECRET_FILE, MIN_JWT_SECRET_BYTES,
     OidcSettings,
+};
+pub use mirror::{
+    DEFAULT_MIRROR_API_TIMEOUT_SECS, DEFAULT_MIRROR_CONCURRENCY,
+    DEFAULT_MIRROR_DOWNLOAD_TIMEOUT_SECS, DEFAULT_MIRROR_LEASE_SECS,
+    DEFAULT_MIRROR_MAX_PACKAGE_BYTES, DEFAULT_MIRROR_METADATA_TTL_SECS,
+    DEFAULT_MIRROR_SCHEDULER_INTERVAL_SECS, MirrorSettings,
 };
 pub use raw::ENV_PREFIX;
 pub use secret::{Secret, redact_url};
@@ -69,6 +76,15 @@ pub const KEYS: &[&str] = &[
     "rate_limit_authenticated_per_minute",
     "rate_limit_failed_auth_per_minute",
     "trust_forwarded_for",
+    "mirror_sync_enabled",
+    "mirror_scheduler_interval_secs",
+    "mirror_concurrency",
+    "mirror_lease_secs",
+    "mirror_metadata_ttl_secs",
+    "mirror_max_package_bytes",
+    "mirror_api_timeout_secs",
+    "mirror_download_timeout_secs",
+    "mirror_extra_ca_files",
 ];
 
 pub const DEFAULT_DATA_DIR: &str = "./tfr-data";
@@ -141,6 +157,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Identity, sessions, SSO, CORS and rate limits.
     pub auth: AuthSettings,
+    /// Provider mirrors: the sync scheduler and the upstream client.
+    pub mirror: MirrorSettings,
 }
 
 fn serialize_redacted_url<S: serde::Serializer>(
@@ -172,6 +190,7 @@ impl fmt::Debug for Settings {
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("log_format", &self.log_format)
             .field("auth", &self.auth)
+            .field("mirror", &self.mirror)
             .finish()
     }
 }
@@ -187,7 +206,8 @@ impl Settings {
     }
 
     /// Settings for tests: everything under `data_dir` (SQLite file included), listening on
-    /// 127.0.0.1:0 without TLS, bcrypt cost 4, text logs, a fresh random signing key.
+    /// 127.0.0.1:0 without TLS, bcrypt cost 4, text logs, a fresh random signing key, no
+    /// scheduled mirror sync (tests sync on demand or turn the scheduler on).
     pub fn for_tests(data_dir: &Path) -> Settings {
         Settings {
             data_dir: data_dir.to_path_buf(),
@@ -212,6 +232,10 @@ impl Settings {
                 rate_limit_authenticated_per_minute: 0,
                 rate_limit_failed_auth_per_minute: 0,
                 ..AuthSettings::default()
+            },
+            mirror: MirrorSettings {
+                sync_enabled: false,
+                ..MirrorSettings::default()
             },
         }
     }

@@ -18,8 +18,9 @@ const ENV_SOURCE: &str = "environment variable";
 /// `TFR_*` variables the CLI reads itself (not settings keys).
 const CLI_ENV: &[&str] = &["config", "url", "token", "ca_cert"];
 
-/// The core keys; the identity keys are extracted separately (`auth::RawAuth`), and
-/// unknown keys are caught by [`check_known_keys`].
+/// The core keys; the identity and mirror keys are extracted separately
+/// (`auth::RawAuth`, `mirror::RawMirror`), and unknown keys are caught by
+/// [`check_known_keys`].
 #[derive(Debug, Default, Deserialize)]
 struct RawSettings {
     data_dir: Option<PathBuf>,
@@ -87,9 +88,11 @@ pub(super) fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
     check_known_keys(&figment)?;
     let raw: RawSettings = figment.extract_lossy().map_err(figment_error)?;
     let raw_auth: super::auth::RawAuth = figment.extract_lossy().map_err(figment_error)?;
+    let raw_mirror: super::mirror::RawMirror = figment.extract_lossy().map_err(figment_error)?;
     let validator = Validator { figment: &figment };
     let mut settings = validator.validate(raw)?;
     settings.auth = validator.auth(raw_auth)?;
+    settings.mirror = validator.mirror(raw_mirror)?;
     Ok(settings)
 }
 
@@ -337,6 +340,7 @@ impl Validator<'_> {
             bcrypt_cost,
             log_format,
             auth: AuthSettings::default(),
+            mirror: MirrorSettings::default(),
         })
     }
 

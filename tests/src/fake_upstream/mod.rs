@@ -350,6 +350,21 @@ impl FakeUpstream {
         });
     }
 
+    /// Serves a release as published again: its own signature, every package whole and
+    /// correct (undoes the bad-signature, corrupt and truncate knobs).
+    pub fn heal(&self, ns: &str, ty: &str, version: &str) {
+        let mut state = self.lock();
+        let release = state
+            .releases
+            .get_mut(&key(ns, ty, version))
+            .expect("release");
+        release.served_signature = Bytes::from(release.public.signature.clone());
+        for package in release.packages.values_mut() {
+            package.corrupt = false;
+            package.truncate_after = None;
+        }
+    }
+
     /// 503 for every request while `down`.
     pub fn set_down(&self, down: bool) {
         self.lock().down = down;

@@ -63,6 +63,19 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
                     need(principal, true, scope.to_string())
                 }
             }
+            Requirement::AnyOrganization(scope) => {
+                if state.namespace_access.anonymous_read() {
+                    Decision::Allow(None)
+                } else {
+                    match principal {
+                        None => Decision::Unauthenticated,
+                        Some(p) if p.grants.allows_somewhere(scope) => Decision::Allow(None),
+                        Some(_) => Decision::Forbidden(format!(
+                            "the {scope} scope is required (in any organization)"
+                        )),
+                    }
+                }
+            }
             Requirement::Organization(scope) => {
                 let Some(p) = principal else {
                     return Ok(Decision::Unauthenticated);

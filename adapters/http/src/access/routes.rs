@@ -26,6 +26,10 @@ pub enum Requirement {
     /// A listing across namespaces: open when anonymous read is on, else any credential;
     /// the handler filters to what the caller may read.
     Listing(Scope),
+    /// A read of what belongs to no organization (mirrored providers): open when
+    /// anonymous read is on, else a credential holding the scope in at least one
+    /// organization or globally.
+    AnyOrganization(Scope),
 }
 
 impl Requirement {
@@ -41,6 +45,9 @@ impl Requirement {
             }
             Requirement::NamespaceWrite(s) => format!("{s} (namespace)"),
             Requirement::Listing(s) => format!("{s} (filtered; open with anonymous read)"),
+            Requirement::AnyOrganization(s) => {
+                format!("{s} (any organization; open with anonymous read)")
+            }
         }
     }
 }
@@ -48,7 +55,10 @@ impl Requirement {
 #[derive(Debug, Clone)]
 pub struct RouteRule {
     pub method: Method,
-    /// OpenAPI form: `/api/v1/modules/{namespace}/{name}`.
+    /// OpenAPI form: `/api/v1/modules/{namespace}/{name}`. A parameter may carry a literal
+    /// suffix (`{file}.zip`): such a rule refines the operation of the same path without
+    /// the suffix, for the values that end with it, and is published beside that
+    /// operation's `x-tfr-scope` as `x-tfr-scope-by-suffix`.
     pub path: &'static str,
     pub requirement: Requirement,
     /// The audit action of a mutation (`module.publish`); reads are not audited.
@@ -144,6 +154,25 @@ pub static ROUTES: &[RouteRule] = &[
         GET,
         "/v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}",
         NamespaceRead(ProvidersRead),
+        "",
+        "",
+    ),
+    // the provider listing (published and mirrored providers)
+    rule(GET, "/api/v1/providers", Listing(ProvidersRead), "", ""),
+    // Provider Network Mirror Protocol: `index.json` and `{version}.json` are reads of
+    // mirrored providers, which belong to no organization. Archives (`*.zip`) are public:
+    // Terraform sends no credential for them, the signed link is the credential.
+    rule(
+        GET,
+        "/v1/mirror/{hostname}/{namespace}/{type}/{file}",
+        AnyOrganization(ProvidersRead),
+        "",
+        "",
+    ),
+    rule(
+        GET,
+        "/v1/mirror/{hostname}/{namespace}/{type}/{file}.zip",
+        Public,
         "",
         "",
     ),
@@ -395,6 +424,50 @@ pub static ROUTES: &[RouteRule] = &[
     ),
     // audit
     rule(GET, "/api/v1/admin/audit-logs", Global(AuditRead), "", ""),
+    // provider mirrors
+    rule(GET, "/api/v1/admin/mirrors", Global(MirrorsRead), "", ""),
+    rule(
+        POST,
+        "/api/v1/admin/mirrors",
+        Global(MirrorsManage),
+        "mirror.create",
+        "mirror",
+    ),
+    rule(
+        GET,
+        "/api/v1/admin/mirrors/{id}",
+        Global(MirrorsRead),
+        "",
+        "",
+    ),
+    rule(
+        PUT,
+        "/api/v1/admin/mirrors/{id}",
+        Global(MirrorsManage),
+        "mirror.update",
+        "mirror:{id}",
+    ),
+    rule(
+        DELETE,
+        "/api/v1/admin/mirrors/{id}",
+        Global(MirrorsManage),
+        "mirror.delete",
+        "mirror:{id}",
+    ),
+    rule(
+        POST,
+        "/api/v1/admin/mirrors/{id}/sync",
+        Global(MirrorsManage),
+        "mirror.sync",
+        "mirror:{id}",
+    ),
+    rule(
+        GET,
+        "/api/v1/admin/mirrors/{id}/history",
+        Global(MirrorsRead),
+        "",
+        "",
+    ),
 ];
 
 /// Whether a method changes state (and so is audited, and needs CSRF proof with a
@@ -428,8 +501,42 @@ impl MatchedRoute {
     }
 }
 
-/// The rule for a request; literal segments win over parameters
-/// (`/v1/modules/search` before `/v1/modules/{namespace}`).
+/// A pattern segment: a literal, or a parameter with an optional literal suffix.
+enum PatternSegment<'a> {
+    Literal(&'a str),
+    Param { name: &'a str, suffix: &'a str },
+}
+
+fn pattern_segment(segment: &str) -> PatternSegment<'_> {
+    match segment
+        .strip_prefix('{')
+        .and_then(|rest| rest.split_once('}'))
+    {
+        Some((name, suffix)) => PatternSegment::Param { name, suffix },
+        None => PatternSegment::Literal(segment),
+    }
+}
+
+/// The operation path a suffixed rule refines (`{file}.zip` -> `{file}`); `None` for a
+/// rule without a suffixed parameter.
+pub fn refined_operation(path: &str) -> Option<String> {
+    let mut refined = false;
+    let plain: Vec<String> = path
+        .split('/')
+        .map(|segment| match pattern_segment(segment) {
+            PatternSegment::Param { name, suffix } if !suffix.is_empty() => {
+                refined = true;
+                format!("{{{name}}}")
+            }
+            _ => segment.to_string(),
+        })
+        .collect();
+    refined.then(|| plain.join("/"))
+}
+
+/// The rule for a request. The most specific wins: a literal segment over a suffixed
+/// parameter over a plain one (`/v1/modules/search` before `/v1/modules/{namespace}`,
+/// `{file}.zip` before `{file}`).
 pub fn match_route(method: &Method, path: &str) -> Option<MatchedRoute> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut best: Option<(usize, MatchedRoute)> = None;
@@ -441,22 +548,30 @@ pub fn match_route(method: &Method, path: &str) -> Option<MatchedRoute> {
         if pattern.len() != segments.len() {
             continue;
         }
-        let mut literals = 0;
+        let mut score = 0;
         let mut params = Vec::new();
-        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
-            if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                if s.is_empty() {
-                    return false;
+        let matched = pattern
+            .iter()
+            .zip(&segments)
+            .all(|(p, s)| match pattern_segment(p) {
+                PatternSegment::Param { name, suffix } => {
+                    let value = percent_decode(s);
+                    if value.len() <= suffix.len() || !value.ends_with(suffix) {
+                        return false;
+                    }
+                    if !suffix.is_empty() {
+                        score += 1;
+                    }
+                    params.push((name, value));
+                    true
                 }
-                params.push((name, percent_decode(s)));
-                true
-            } else {
-                literals += 1;
-                p == s
-            }
-        });
-        if matched && best.as_ref().is_none_or(|(l, _)| literals > *l) {
-            best = Some((literals, MatchedRoute { rule, params }));
+                PatternSegment::Literal(literal) => {
+                    score += 2;
+                    literal == *s
+                }
+            });
+        if matched && best.as_ref().is_none_or(|(l, _)| score > *l) {
+            best = Some((score, MatchedRoute { rule, params }));
         }
     }
     best.map(|(_, m)| m)
@@ -484,4 +599,96 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requirement(method: Method, path: &str) -> Option<Requirement> {
+        match_route(&method, path).map(|m| m.rule.requirement)
+    }
+
+    #[test]
+    fn mirror_archives_are_public_and_documents_protected() {
+        let base = "/v1/mirror/registry.terraform.io/hashicorp/aws";
+        let protected = Some(AnyOrganization(ProvidersRead));
+        assert_eq!(requirement(GET, &format!("{base}/index.json")), protected);
+        assert_eq!(requirement(GET, &format!("{base}/5.0.0.json")), protected);
+        assert_eq!(
+            requirement(Method::HEAD, &format!("{base}/index.json")),
+            protected
+        );
+        let zip = format!("{base}/terraform-provider-aws_5.0.0_linux_amd64.zip");
+        assert_eq!(requirement(GET, &zip), Some(Public));
+        assert_eq!(requirement(GET, &format!("{zip}/")), Some(Public));
+        // The suffix is checked on the decoded value, as the handler sees it.
+        assert_eq!(
+            requirement(GET, &format!("{base}/index.json%2Ezip")),
+            Some(Public)
+        );
+        assert_eq!(requirement(GET, &format!("{base}/%69ndex.json")), protected);
+        // `.zip` alone is no file name: only the plain parameter matches.
+        assert_eq!(requirement(GET, &format!("{base}/.zip")), protected);
+        assert_eq!(requirement(GET, &format!("{base}/x.ZIP")), protected);
+        assert_eq!(requirement(POST, &zip), None);
+    }
+
+    #[test]
+    fn literals_win_over_parameters() {
+        assert_eq!(
+            requirement(GET, "/v1/modules/search"),
+            Some(Listing(ModulesRead))
+        );
+        assert_eq!(
+            requirement(GET, "/v1/modules/acme"),
+            Some(NamespaceRead(ModulesRead))
+        );
+        let matched = match_route(&GET, "/api/v1/admin/mirrors/abc/history").expect("a rule");
+        assert_eq!(matched.rule.path, "/api/v1/admin/mirrors/{id}/history");
+        assert_eq!(matched.param("id"), Some("abc"));
+    }
+
+    #[test]
+    fn refined_operations() {
+        assert_eq!(
+            refined_operation("/v1/mirror/{hostname}/{namespace}/{type}/{file}.zip").as_deref(),
+            Some("/v1/mirror/{hostname}/{namespace}/{type}/{file}")
+        );
+        assert_eq!(
+            refined_operation("/v1/mirror/{hostname}/{namespace}/{type}/{file}"),
+            None
+        );
+    }
+
+    #[test]
+    fn every_rule_is_unique_and_refinements_refine_a_rule() {
+        for (i, rule) in ROUTES.iter().enumerate() {
+            assert!(
+                !ROUTES[..i]
+                    .iter()
+                    .any(|r| r.method == rule.method && r.path == rule.path),
+                "{} {} twice",
+                rule.method,
+                rule.path
+            );
+            if let Some(plain) = refined_operation(rule.path) {
+                assert!(
+                    ROUTES
+                        .iter()
+                        .any(|r| r.method == rule.method && r.path == plain),
+                    "{} refines no rule",
+                    rule.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn any_organization_is_described() {
+        assert_eq!(
+            AnyOrganization(ProvidersRead).describe(),
+            "providers:read (any organization; open with anonymous read)"
+        );
+    }
 }

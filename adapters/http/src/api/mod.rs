@@ -3,6 +3,7 @@
 mod admin;
 mod discovery;
 mod keys;
+mod mirror;
 mod modules;
 mod pagination;
 mod providers;
@@ -19,8 +20,10 @@ pub enum ApiTags {
     Discovery,
     /// The Module Registry Protocol and the module listing API.
     Modules,
-    /// The Provider Registry Protocol.
+    /// The Provider Registry Protocol and the provider listing API.
     Providers,
+    /// The Provider Network Mirror Protocol (mirrored providers, with pull-through).
+    Mirror,
     /// Publishing and deleting versions (API key required).
     Publishing,
     /// Browser sign-in through SSO, sessions, and `terraform login`.
@@ -28,7 +31,7 @@ pub enum ApiTags {
     /// The caller's own API keys.
     Keys,
     /// Administration: users, organizations, members, role templates, namespaces,
-    /// organization API keys and the audit log.
+    /// organization API keys, the audit log and provider mirrors.
     Admin,
 }
 
@@ -36,6 +39,7 @@ pub type Apis = (
     discovery::DiscoveryApi,
     modules::ModulesApi,
     providers::ProvidersApi,
+    mirror::MirrorApi,
     publish_modules::PublishModulesApi,
     publish_providers::PublishProvidersApi,
     sign_in::SignInApi,
@@ -49,6 +53,7 @@ pub fn apis() -> Apis {
         discovery::DiscoveryApi,
         modules::ModulesApi,
         providers::ProvidersApi,
+        mirror::MirrorApi,
         publish_modules::PublishModulesApi,
         publish_providers::PublishProvidersApi,
         sign_in::SignInApi,

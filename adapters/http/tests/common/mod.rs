@@ -20,18 +20,21 @@ use tfr_ports::driven::{
 };
 use tfr_ports::service::{
     ApiKeys, AuditLog, Authenticator, CatalogCache, DeleteModuleVersion, DeleteProviderVersion,
-    DownloadLinks, IdentityAdmin, ModuleCatalog, NamespaceAccess, ProviderCatalog, PublishModule,
-    PublishProvider, Sessions, SsoLogin, SsoPolicy, TerraformLogin, TerraformLoginSettings,
+    DownloadLinks, IdentityAdmin, MirrorCatalog, MirrorCatalogSettings, MirrorConfigs,
+    MirrorFetcher, MirrorSync, ModuleCatalog, NamespaceAccess, ProviderCatalog, PublishModule,
+    PublishProvider, Sessions, SsoLogin, SsoPolicy, SyncSettings, TerraformLogin,
+    TerraformLoginSettings,
 };
 use tfr_ports::testkit::ManualClock;
 use tfr_ports::testkit::blob::InMemoryBlobStore;
 use tfr_ports::testkit::fakes::{StubArchiveInspector, StubSignatureVerifier};
 use tfr_ports::testkit::repos::{
     InMemoryApiKeyRepository, InMemoryAuditRepository, InMemoryIdentity,
-    InMemoryLoginCodeRepository, InMemoryModuleRepository, InMemoryNamespaceRepository,
-    InMemoryProviderRepository, InMemoryRevokedSessionRepository,
+    InMemoryLoginCodeRepository, InMemoryMirrorRepository, InMemoryModuleRepository,
+    InMemoryNamespaceRepository, InMemoryProviderRepository, InMemoryRevokedSessionRepository,
 };
 use tfr_ports::testkit::security::{FakeUrlSigner, PlainHasher, SequentialSecrets};
+use tfr_ports::testkit::upstream::FakeUpstreamRegistry;
 use uuid::Uuid;
 
 pub type Client = TestClient<poem::endpoint::BoxEndpoint<'static>>;
@@ -118,6 +121,10 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub identity: Arc<InMemoryIdentity>,
     pub audit: Arc<InMemoryAuditRepository>,
+    /// Mirror configurations, runs and mirrored content.
+    pub mirrors: Arc<InMemoryMirrorRepository>,
+    /// The upstream registry every mirror configuration reaches (empty: 404 for all).
+    pub upstream: Arc<FakeUpstreamRegistry>,
     _staging: tempfile::TempDir,
 }
 
@@ -137,6 +144,8 @@ impl TestApp {
         let providers = Arc::new(InMemoryProviderRepository::with_namespaces(&namespaces));
         let namespaces = Arc::new(namespaces);
         let inspector = Arc::new(StubArchiveInspector::new());
+        let mirrors = Arc::new(InMemoryMirrorRepository::new());
+        let upstream = Arc::new(FakeUpstreamRegistry::new());
         let secrets = Arc::new(SequentialSecrets::default());
         let links = Arc::new(DownloadLinks::new(
             blobs.clone(),
@@ -206,6 +215,35 @@ impl TestApp {
             clock.clone(),
             TerraformLoginSettings::default(),
         ));
+        let fetcher = Arc::new(MirrorFetcher::new(
+            mirrors.clone(),
+            upstream.clone(),
+            blobs.clone(),
+            inspector.clone(),
+            Arc::new(StubSignatureVerifier),
+            clock.clone(),
+            staging.path().to_path_buf(),
+            limits,
+        ));
+        let mirror_catalog = Arc::new(MirrorCatalog::new(
+            mirrors.clone(),
+            upstream.clone(),
+            fetcher.clone(),
+            links.clone(),
+            MirrorCatalogSettings::default(),
+        ));
+        let mirror_configs = Arc::new(MirrorConfigs::new(
+            mirrors.clone(),
+            mirror_catalog.clone(),
+            clock.clone(),
+        ));
+        let mirror_sync = Arc::new(MirrorSync::new(
+            mirrors.clone(),
+            upstream.clone(),
+            fetcher,
+            clock.clone(),
+            SyncSettings::default(),
+        ));
         let state = AppState {
             module_catalog: Arc::new(ModuleCatalog::new(
                 modules.clone(),
@@ -247,6 +285,9 @@ impl TestApp {
             identity: admin,
             sso,
             terraform_login,
+            mirror_catalog,
+            mirror_configs,
+            mirror_sync,
             web: WebSettings {
                 public_url: "http://registry.test".into(),
                 trust_forwarded_for: false,
@@ -261,6 +302,8 @@ impl TestApp {
             clock,
             identity,
             audit: audit_repo,
+            mirrors,
+            upstream,
             _staging: staging,
         }
     }

@@ -1,5 +1,6 @@
 //! The admin API (`/api/v1/admin/...`): users, organizations, members, role templates,
-//! namespaces, organization API keys and the audit log. One area per file.
+//! namespaces, organization API keys, the audit log and provider mirrors. One area per
+//! file.
 //!
 //! The RBAC middleware already enforced each route's row of the route table; every
 //! handler checks the scope again against the principal (never trusting only the table),
@@ -7,6 +8,7 @@
 
 mod audit_logs;
 mod members;
+mod mirrors;
 mod namespaces;
 mod organization_keys;
 mod organizations;
@@ -35,6 +37,7 @@ pub type AdminApis = (
     namespaces::NamespacesApi,
     organization_keys::OrganizationKeysApi,
     audit_logs::AuditLogsApi,
+    mirrors::MirrorsApi,
 );
 
 pub fn apis() -> AdminApis {

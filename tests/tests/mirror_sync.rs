@@ -1,0 +1,205 @@
+//! Mirror sync runs against a fake upstream over TLS: bad packages are refused, recorded
+//! and never served; an interrupted download leaves nothing behind and the next sync
+//! completes; two replicas on one PostgreSQL database sync a due configuration once.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tfr_tests::TestRegistry;
+use tfr_tests::fake_upstream::{DEFAULT_PLATFORMS, FakeUpstream};
+use tfr_tests::harness::json_of;
+use tfr_tests::mirror::{MIRRORED_HOST, config_for, create_mirror, history, sync_and_wait};
+
+fn failures(run: &Value) -> Vec<Value> {
+    run["failures"].as_array().cloned().unwrap_or_default()
+}
+
+fn failure_for<'a>(failures: &'a [Value], provider: &str) -> &'a Value {
+    failures
+        .iter()
+        .find(|f| f["provider"] == provider)
+        .unwrap_or_else(|| panic!("no failure recorded for {provider}: {failures:?}"))
+}
+
+/// Blob and staging files whose path mentions `needle`.
+fn files_mentioning(reg: &TestRegistry, needle: &str) -> Vec<String> {
+    reg.blob_files()
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains(needle))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_packages_are_refused_recorded_and_never_served() {
+    let reg = TestRegistry::builder()
+        .tls_trusted_by_upstreams()
+        .start()
+        .await
+        .expect("start tfr");
+    let upstream = FakeUpstream::start(reg.ca.as_ref().expect("ca")).await;
+    for ty in ["good", "badsig", "corrupt", "cut"] {
+        upstream.add_provider("acme", ty, "1.0.0", DEFAULT_PLATFORMS);
+    }
+    upstream.set_bad_signature("acme", "badsig", "1.0.0");
+    upstream.corrupt_package("acme", "corrupt", "1.0.0", "linux", "amd64");
+    upstream.truncate_package("acme", "cut", "1.0.0", "linux", "amd64", 100);
+
+    let admin = reg.key_with_scopes("mirrors:manage").await;
+    let reader = reg.key_with_scopes("providers:read").await;
+    let id = create_mirror(
+        &reg,
+        &admin,
+        &config_for(
+            "acme",
+            &upstream.host(),
+            &["acme"],
+            &["good", "badsig", "corrupt", "cut"],
+        ),
+    )
+    .await;
+
+    let run = sync_and_wait(&reg, &admin, &id).await;
+    assert_eq!(run["status"], "partial", "{run}");
+    // good: 2; corrupt and cut: their darwin_arm64 packages.
+    assert_eq!(run["packages_fetched"], 4, "{run}");
+    let failed = failures(&run);
+    assert_eq!(failed.len(), 3, "{run}");
+    let badsig = failure_for(&failed, "acme/badsig");
+    assert_eq!(badsig["version"], "1.0.0");
+    assert!(badsig.get("platform").is_none(), "{badsig}");
+    assert!(
+        badsig["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("signature"),
+        "{badsig}"
+    );
+    let corrupt = failure_for(&failed, "acme/corrupt");
+    assert_eq!(corrupt["platform"], "linux_amd64", "{corrupt}");
+    assert!(
+        corrupt["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not match"),
+        "{corrupt}"
+    );
+    let cut = failure_for(&failed, "acme/cut");
+    assert_eq!(cut["platform"], "linux_amd64", "{cut}");
+
+    // Nothing of a refused package was kept, and nothing is left in staging.
+    assert!(files_mentioning(&reg, "/acme/badsig/").is_empty());
+    assert!(files_mentioning(&reg, "corrupt_1.0.0_linux_amd64").is_empty());
+    assert!(files_mentioning(&reg, "cut_1.0.0_linux_amd64").is_empty());
+    assert!(
+        files_mentioning(&reg, "@staging").is_empty(),
+        "{:?}",
+        reg.blob_files()
+    );
+
+    // Never served: the signature-failing version and the corrupt package answer 502
+    // (tfr tries upstream again and refuses again).
+    let get = |path: String| {
+        let req = reg.client.get(reg.url(&path)).bearer_auth(&reader);
+        async move { req.send().await.expect("GET") }
+    };
+    let resp = get(format!("/v1/mirror/{MIRRORED_HOST}/acme/badsig/1.0.0.json")).await;
+    let (status, body) = json_of(resp, "badsig version").await;
+    assert_eq!(status, 502, "{body}");
+
+    let resp = get(format!(
+        "/v1/mirror/{MIRRORED_HOST}/acme/corrupt/1.0.0.json"
+    ))
+    .await;
+    let (status, listed) = json_of(resp, "corrupt version").await;
+    assert_eq!(status, 200, "{listed}");
+    let hashes = listed["archives"]["linux_amd64"]["hashes"]
+        .as_array()
+        .expect("hashes");
+    assert!(
+        hashes
+            .iter()
+            .all(|h| !h.as_str().unwrap_or("").starts_with("h1:")),
+        "a package tfr does not hold has no h1: {listed}"
+    );
+    let url = listed["archives"]["linux_amd64"]["url"]
+        .as_str()
+        .expect("url");
+    let archive = reg.url(&format!("/v1/mirror/{MIRRORED_HOST}/acme/corrupt/{url}"));
+    let resp = reg.client.get(archive).send().await.expect("GET archive");
+    assert_eq!(
+        resp.status().as_u16(),
+        502,
+        "a corrupt package is not served"
+    );
+    assert!(files_mentioning(&reg, "corrupt_1.0.0_linux_amd64").is_empty());
+
+    // Upstream fixed: the next sync completes.
+    for ty in ["badsig", "corrupt", "cut"] {
+        upstream.heal("acme", ty, "1.0.0");
+    }
+    let run = sync_and_wait(&reg, &admin, &id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["packages_fetched"], 4, "{run}");
+    assert_eq!(history(&reg, &admin, &id).await.len(), 2);
+
+    upstream.shutdown().await;
+    reg.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_on_one_postgres_sync_a_due_configuration_once() {
+    let scheduler_every_second = |s: &mut tfr::Settings| {
+        s.mirror.sync_enabled = true;
+        s.mirror.scheduler_interval_secs = 1;
+    };
+    let first = TestRegistry::builder()
+        .tls_trusted_by_upstreams()
+        .postgres()
+        .configure(scheduler_every_second)
+        .start()
+        .await
+        .expect("first replica");
+    let ca_file = first.ca.as_ref().expect("ca").ca_file();
+    let second = TestRegistry::builder()
+        .tls()
+        .database_url(first.settings.database_url.clone())
+        .configure(scheduler_every_second)
+        .configure(move |s| s.mirror.extra_ca_files = vec![ca_file])
+        .start()
+        .await
+        .expect("second replica");
+    let upstream = FakeUpstream::start(first.ca.as_ref().expect("ca")).await;
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        upstream.add_provider("acme", "shared", version, DEFAULT_PLATFORMS);
+    }
+    // A slow upstream keeps the run going across many scheduler ticks of both replicas.
+    upstream.set_latency(Duration::from_millis(300));
+
+    let admin = first.key_with_scopes("mirrors:manage").await;
+    let mut config = config_for("shared", &upstream.host(), &["acme"], &["shared"]);
+    config["sync_interval_secs"] = 3600.into();
+    let id = create_mirror(&first, &admin, &config).await;
+
+    let mut finished = None;
+    for _ in 0..600 {
+        let runs = history(&first, &admin, &id).await;
+        if let Some(run) = runs.iter().find(|r| r["status"] != "running") {
+            finished = Some(run.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = finished.expect("a scheduled run finished within a minute");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "scheduled", "{run}");
+    assert_eq!(run["packages_fetched"], 6, "{run}");
+    // Several more ticks on both replicas: the configuration is not due again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let runs = history(&first, &admin, &id).await;
+    assert_eq!(runs.len(), 1, "synced more than once: {runs:?}");
+
+    upstream.shutdown().await;
+    second.shutdown().await;
+    first.shutdown().await;
+}
