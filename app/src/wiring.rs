@@ -298,13 +298,16 @@ fn mirror(settings: &Settings, db: &SeaOrmDatabase, with: Collaborators) -> anyh
         settings.staging_dir(),
         archive_limits(m.max_package_bytes),
     ));
+    let holder = sync_holder();
     let catalog = Arc::new(MirrorCatalog::new(
         repo.clone(),
         upstream.clone(),
         fetcher.clone(),
         with.links,
+        with.clock.clone(),
         MirrorCatalogSettings {
             metadata_ttl: Duration::from_secs(m.metadata_ttl_secs),
+            holder: holder.clone(),
             ..MirrorCatalogSettings::default()
         },
     ));
@@ -319,7 +322,7 @@ fn mirror(settings: &Settings, db: &SeaOrmDatabase, with: Collaborators) -> anyh
         fetcher,
         with.clock,
         SyncSettings {
-            holder: sync_holder(),
+            holder,
             lease: Duration::from_secs(m.lease_secs),
             concurrency: m.concurrency,
             ..SyncSettings::default()

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::Duration as Span;
 use tfr_core::{ArchiveLimits, Platform, ProviderAddress, ProviderVersion, RegistryHost};
-use tfr_ports::driven::{MirrorConfigRecord, MirrorRepository, MirroredListQuery};
+use tfr_ports::driven::{
+    MirrorConfigRecord, MirrorRepository, MirroredListQuery, SyncStatus, SyncTrigger,
+};
 use tfr_ports::service::mirror_catalog::parse_archive_name;
 use tfr_ports::service::{
     DownloadLinks, MirrorArchive, MirrorCatalog, MirrorCatalogSettings, MirrorConfigInput,
@@ -57,6 +59,7 @@ impl World {
             upstream.clone(),
             fetcher,
             links.clone(),
+            clock.clone(),
             MirrorCatalogSettings::default(),
         ));
         Self {
@@ -94,6 +97,7 @@ impl World {
             self.upstream.clone(),
             self.fetcher(),
             self.links.clone(),
+            self.clock.clone(),
             settings,
         ))
     }
@@ -669,8 +673,41 @@ async fn a_bad_package_is_a_bad_gateway_and_nothing_is_stored() {
         .unwrap_or_default();
     assert!(staged.is_empty(), "{staged:?}");
 
-    // Once upstream is fixed, the same link works.
+    // Each refusal is in the configuration's history.
+    let config = w.configs().list().await.unwrap().remove(0);
+    let (runs, _) = w.repo.list_runs(config.id, 0, 10).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r.trigger == SyncTrigger::PullThrough
+        && r.status == SyncStatus::Failed
+        && r.failures.len() == 1));
+    assert!(
+        runs.iter()
+            .any(|r| r.failures[0].platform.as_deref() == Some(LINUX)
+                && r.failures[0].version.as_deref() == Some("1.0.0"))
+    );
+    assert!(
+        runs.iter().any(|r| r.failures[0].platform.is_none()
+            && r.failures[0].version.as_deref() == Some("1.1.0"))
+    );
+    let config = w.configs().get(config.id).await.unwrap();
+    assert_eq!(
+        config.last_sync_at, None,
+        "a pull-through does not move the schedule"
+    );
+
+    // Asked again right away: the same answer, without asking upstream or recording twice.
     w.upstream.heal();
+    let calls = w.upstream.total_calls();
+    let err = w
+        .archive(&w.catalog, &tf(), "1.0.0", LINUX)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::BadGateway(_)), "{err:?}");
+    assert_eq!(w.upstream.total_calls(), calls);
+    assert_eq!(w.repo.list_runs(config.id, 0, 10).await.unwrap().0.len(), 2);
+
+    // Once that is past and upstream is fixed, the same link works.
+    w.clock.advance(Span::seconds(31));
     w.archive(&w.catalog, &tf(), "1.0.0", LINUX).await.unwrap();
     assert_eq!(w.stored("1.0.0").await, Some(strings(&[LINUX])));
 }

@@ -53,6 +53,7 @@ impl World {
             upstream.clone(),
             fetcher,
             common::links(blobs, clock.clone()),
+            clock.clone(),
             MirrorCatalogSettings::default(),
         ));
         let configs = MirrorConfigs::new(repo.clone(), catalog.clone(), clock.clone());

@@ -141,7 +141,17 @@ async fn bad_packages_are_refused_recorded_and_never_served() {
     let run = sync_and_wait(&reg, &admin, &id).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["packages_fetched"], 4, "{run}");
-    assert_eq!(history(&reg, &admin, &id).await.len(), 2);
+    // Two syncs, and the two refused pull-throughs (badsig's version, corrupt's package).
+    let runs = history(&reg, &admin, &id).await;
+    let triggers: Vec<&str> = runs
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        triggers,
+        ["manual", "pull-through", "pull-through", "manual"],
+        "{runs:?}"
+    );
 
     upstream.shutdown().await;
     reg.shutdown().await;

@@ -432,12 +432,14 @@ impl MirrorRepository for SeaOrmMirrorRepository {
         .exec_without_returning(&txn)
         .await
         .map_err(|e| db_err_conflict(e, || format!("sync run {} already exists", run.id)))?;
-        config::Entity::update_many()
-            .col_expr(config::Column::LastSyncAt, Expr::value(run.started_at))
-            .filter(config::Column::Id.eq(run.config_id))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
+        if run.trigger != SyncTrigger::PullThrough {
+            config::Entity::update_many()
+                .col_expr(config::Column::LastSyncAt, Expr::value(run.started_at))
+                .filter(config::Column::Id.eq(run.config_id))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
         txn.commit().await.map_err(db_err)
     }
 

@@ -79,6 +79,8 @@ impl SyncStatus {
 pub enum SyncTrigger {
     Scheduled,
     Manual,
+    /// A package fetched on demand failed; recorded as a finished, failed run.
+    PullThrough,
 }
 
 impl SyncTrigger {
@@ -86,12 +88,14 @@ impl SyncTrigger {
         match self {
             SyncTrigger::Scheduled => "scheduled",
             SyncTrigger::Manual => "manual",
+            SyncTrigger::PullThrough => "pull-through",
         }
     }
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "scheduled" => Some(SyncTrigger::Scheduled),
             "manual" => Some(SyncTrigger::Manual),
+            "pull-through" => Some(SyncTrigger::PullThrough),
             _ => None,
         }
     }
@@ -243,7 +247,9 @@ pub trait MirrorRepository: Send + Sync {
     /// Gives the lease up if `holder` holds it.
     async fn release_lease(&self, config_id: Uuid, holder: &str) -> Result<(), RepoError>;
 
-    /// Records a started run and sets the configuration's `last_sync_at` to its start.
+    /// Records a run. A scheduled or manual run (started) also sets the configuration's
+    /// `last_sync_at` to its start; a pull-through record (already finished) leaves the
+    /// schedule alone.
     async fn insert_run(&self, run: &SyncRunRecord) -> Result<(), RepoError>;
     /// Stores a run's outcome (status, counters, failures, finish time) and the
     /// configuration's `last_sync_status`.

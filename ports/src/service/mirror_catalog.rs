@@ -16,8 +16,9 @@ use tfr_core::provider_package::{Sha256Sums, package_filename};
 use tfr_core::{Platform, ProviderAddress, ProviderVersion, RegistryHost};
 
 use crate::driven::{
-    MirrorConfigRecord, MirrorRepository, MirroredListQuery, MirroredPage, MirroredProvider,
-    MirroredVersionRecord, UpstreamError, UpstreamRegistry, UpstreamVersion,
+    Clock, MirrorConfigRecord, MirrorRepository, MirroredListQuery, MirroredPage, MirroredProvider,
+    MirroredVersionRecord, PackageFailure, SyncRunRecord, SyncStatus, SyncTrigger, UpstreamError,
+    UpstreamRegistry, UpstreamVersion,
 };
 use crate::service::mirror_fetch::{FetchError, MirrorFetcher};
 use crate::service::{DownloadLinks, ServiceError};
@@ -40,6 +41,8 @@ pub struct MirrorArchive {
 pub struct MirrorCatalogSettings {
     pub metadata_ttl: Duration,
     pub config_ttl: Duration,
+    /// This replica's name in the history rows of failed pull-throughs.
+    pub holder: String,
 }
 
 impl Default for MirrorCatalogSettings {
@@ -47,12 +50,15 @@ impl Default for MirrorCatalogSettings {
         Self {
             metadata_ttl: Duration::from_secs(300),
             config_ttl: Duration::from_secs(10),
+            holder: "tfr".to_string(),
         }
     }
 }
 
 type VersionsKey = (RegistryHost, String);
 type PackageKey = (RegistryHost, String, String, Platform);
+/// A version (`None`) or one package of it that failed to pull through.
+type FailureKey = (RegistryHost, String, String, Option<Platform>);
 /// Upstream's versions list (`None`: upstream does not know the provider) and until
 /// when it is fresh.
 type CachedVersions = (Instant, Option<Arc<Vec<UpstreamVersion>>>);
@@ -65,6 +71,7 @@ pub struct MirrorCatalog {
     upstream: Arc<dyn UpstreamRegistry>,
     fetcher: Arc<MirrorFetcher>,
     links: Arc<DownloadLinks>,
+    clock: Arc<dyn Clock>,
     settings: MirrorCatalogSettings,
     configs: Mutex<Option<(Instant, Arc<Vec<MirrorConfigRecord>>)>>,
     versions: Mutex<HashMap<VersionsKey, CachedVersions>>,
@@ -72,6 +79,16 @@ pub struct MirrorCatalog {
     versions_gates: Gates<VersionsKey>,
     /// One pull-through fetch per package at a time on this replica.
     package_gates: Gates<PackageKey>,
+    /// Recent pull-through failures, answered without asking upstream again until then.
+    failures: Mutex<HashMap<FailureKey, (chrono::DateTime<chrono::Utc>, ServiceErrorKind, String)>>,
+}
+
+/// Enough of a [`ServiceError`] to give the same answer again.
+#[derive(Debug, Clone, Copy)]
+enum ServiceErrorKind {
+    NotFound,
+    Unavailable,
+    BadGateway,
 }
 
 fn not_found(hostname: &RegistryHost, address: &ProviderAddress) -> ServiceError {
@@ -84,6 +101,7 @@ impl MirrorCatalog {
         upstream: Arc<dyn UpstreamRegistry>,
         fetcher: Arc<MirrorFetcher>,
         links: Arc<DownloadLinks>,
+        clock: Arc<dyn Clock>,
         settings: MirrorCatalogSettings,
     ) -> Self {
         Self {
@@ -91,11 +109,13 @@ impl MirrorCatalog {
             upstream,
             fetcher,
             links,
+            clock,
             settings,
             configs: Mutex::new(None),
             versions: Mutex::new(HashMap::new()),
             versions_gates: Gates::default(),
             package_gates: Gates::default(),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -266,7 +286,7 @@ impl MirrorCatalog {
             let record = match mirrored {
                 Some(record) => record,
                 None => {
-                    self.verified_version(host, address, version, &missing[0])
+                    self.verified_version(&config, address, version, &missing[0])
                         .await?
                 }
             };
@@ -334,7 +354,7 @@ impl MirrorCatalog {
         let gate = self.package_gates.gate(&key);
         let held = gate.lock().await;
         let result = self
-            .held_or_fetched(host, address, &version, &platform)
+            .held_or_fetched(&config, address, &version, &platform)
             .await;
         drop(held);
         self.package_gates.release(&key, gate);
@@ -344,44 +364,136 @@ impl MirrorCatalog {
 
     async fn held_or_fetched(
         &self,
-        host: &RegistryHost,
+        config: &MirrorConfigRecord,
         address: &ProviderAddress,
         version: &ProviderVersion,
         platform: &Platform,
     ) -> Result<tfr_core::BlobKey, ServiceError> {
+        let host = &config.upstream;
         let record = match self
             .find_version(host, address, &version.to_string())
             .await?
         {
             Some(record) => record,
             None => {
-                self.verified_version(host, address, version, platform)
+                self.verified_version(config, address, version, platform)
                     .await?
             }
         };
         if let Some(package) = record.packages.iter().find(|p| &p.platform == platform) {
             return Ok(package.blob_key.clone());
         }
-        let fetched = self
+        let key = failure_key(host, address, version, Some(platform));
+        self.recent_failure(&key)?;
+        match self
             .fetcher
             .fetch_package(host, address, &record, platform)
             .await
-            .map_err(|e| log_pull_through(host, address, version, platform, e))?;
-        Ok(fetched.record.blob_key)
+        {
+            Ok(fetched) => Ok(fetched.record.blob_key),
+            Err(e) => Err(self.failed(config, key, e).await),
+        }
     }
 
     async fn verified_version(
         &self,
-        host: &RegistryHost,
+        config: &MirrorConfigRecord,
         address: &ProviderAddress,
         version: &ProviderVersion,
         probe: &Platform,
     ) -> Result<MirroredVersionRecord, ServiceError> {
-        self.fetcher
-            .verify_version(host, address, version, probe)
+        let key = failure_key(&config.upstream, address, version, None);
+        self.recent_failure(&key)?;
+        match self
+            .fetcher
+            .verify_version(&config.upstream, address, version, probe)
             .await
-            .map(|(record, _)| record)
-            .map_err(|e| log_pull_through(host, address, version, probe, e))
+        {
+            Ok((record, _)) => Ok(record),
+            Err(e) => Err(self.failed(config, key, e).await),
+        }
+    }
+
+    /// The remembered answer for a recent failure of `key`, if any.
+    fn recent_failure(&self, key: &FailureKey) -> Result<(), ServiceError> {
+        let mut failures = lock(&self.failures);
+        match failures.get(key) {
+            Some((until, kind, message)) if *until > self.clock.now() => Err(match kind {
+                ServiceErrorKind::NotFound => ServiceError::NotFound(message.clone()),
+                ServiceErrorKind::Unavailable => ServiceError::Unavailable(message.clone()),
+                ServiceErrorKind::BadGateway => ServiceError::BadGateway(message.clone()),
+            }),
+            Some(_) => {
+                failures.remove(key);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Logs a failed pull-through, remembers it for [`OUTAGE_RETRY`] and, when upstream's
+    /// bytes were refused, records it in the configuration's history.
+    async fn failed(
+        &self,
+        config: &MirrorConfigRecord,
+        key: FailureKey,
+        err: FetchError,
+    ) -> ServiceError {
+        let (host, provider, version, platform) = &key;
+        tracing::warn!(upstream = %host, %provider, %version, platform = ?platform.as_ref().map(Platform::to_string),
+            error = %err, "mirror pull-through failed; nothing was stored");
+        let refused = matches!(
+            err,
+            FetchError::Verification(_) | FetchError::Upstream(UpstreamError::Protocol { .. })
+        );
+        let reason = err.to_string();
+        let answer: ServiceError = err.into();
+        let kind = match &answer {
+            ServiceError::NotFound(_) => Some(ServiceErrorKind::NotFound),
+            ServiceError::Unavailable(_) => Some(ServiceErrorKind::Unavailable),
+            ServiceError::BadGateway(_) => Some(ServiceErrorKind::BadGateway),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let mut failures = lock(&self.failures);
+            if failures.len() > 10_000 {
+                failures.clear();
+            }
+            failures.insert(
+                key.clone(),
+                (
+                    self.clock.now() + chrono::Duration::from_std(OUTAGE_RETRY).unwrap_or_default(),
+                    kind,
+                    answer.to_string(),
+                ),
+            );
+        }
+        if refused {
+            let now = self.clock.now();
+            let run = SyncRunRecord {
+                id: uuid::Uuid::now_v7(),
+                config_id: config.id,
+                trigger: SyncTrigger::PullThrough,
+                holder: self.settings.holder.clone(),
+                started_at: now,
+                finished_at: Some(now),
+                status: SyncStatus::Failed,
+                versions_fetched: 0,
+                packages_fetched: 0,
+                bytes_fetched: 0,
+                failures: vec![PackageFailure {
+                    provider: provider.clone(),
+                    version: Some(version.clone()),
+                    platform: platform.as_ref().map(Platform::to_string),
+                    reason,
+                }],
+                message: None,
+            };
+            if let Err(e) = self.repo.insert_run(&run).await {
+                tracing::warn!(config = %config.name, error = %e, "could not record a failed pull-through");
+            }
+        }
+        answer
     }
 
     async fn find_version(
@@ -412,16 +524,18 @@ fn sort_versions(item: &mut MirroredProvider) {
         .sort_by_cached_key(|v| std::cmp::Reverse(ProviderVersion::parse(&v.version).ok()));
 }
 
-fn log_pull_through(
+fn failure_key(
     host: &RegistryHost,
     address: &ProviderAddress,
     version: &ProviderVersion,
-    platform: &Platform,
-    err: FetchError,
-) -> ServiceError {
-    tracing::warn!(upstream = %host, provider = %address, %version, %platform, error = %err,
-        "mirror pull-through failed; nothing was stored");
-    err.into()
+    platform: Option<&Platform>,
+) -> FailureKey {
+    (
+        host.clone(),
+        address.to_string(),
+        version.to_string(),
+        platform.cloned(),
+    )
 }
 
 /// What an archive link's signature covers.

@@ -230,6 +230,7 @@ impl TestApp {
             upstream.clone(),
             fetcher.clone(),
             links.clone(),
+            clock.clone(),
             MirrorCatalogSettings::default(),
         ));
         let mirror_configs = Arc::new(MirrorConfigs::new(

@@ -11,7 +11,7 @@ use super::{lock, page, search_term};
 use crate::driven::{
     MirrorConfigRecord, MirrorRepository, MirroredListQuery, MirroredPackageRecord, MirroredPage,
     MirroredProvider, MirroredProviderRecord, MirroredVersionRecord, NewMirroredPackage,
-    NewMirroredVersion, RepoError, SyncRunRecord, SyncStatus,
+    NewMirroredVersion, RepoError, SyncRunRecord, SyncStatus, SyncTrigger,
 };
 
 #[derive(Debug)]
@@ -204,7 +204,9 @@ impl MirrorRepository for InMemoryMirrorRepository {
                 run.config_id
             )));
         };
-        config.last_sync_at = Some(run.started_at);
+        if run.trigger != SyncTrigger::PullThrough {
+            config.last_sync_at = Some(run.started_at);
+        }
         s.runs.push(run.clone());
         Ok(())
     }

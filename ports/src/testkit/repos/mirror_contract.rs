@@ -124,6 +124,7 @@ pub async fn mirror_repository_contract(repo: &dyn MirrorRepository) {
     content(repo).await;
     listing(repo).await;
     runs(repo).await;
+    pull_through_records(repo).await;
 }
 
 async fn configs(repo: &dyn MirrorRepository) {
@@ -437,6 +438,31 @@ async fn listing(repo: &dyn MirrorRepository) {
     assert_eq!(search("hashi").await.len(), 3);
     assert_eq!(search("  ").await.len(), 4, "a blank search is no filter");
     assert!(search("%").await.is_empty(), "LIKE wildcards are literal");
+}
+
+/// A pull-through failure is kept as a finished run and leaves the schedule alone.
+async fn pull_through_records(repo: &dyn MirrorRepository) {
+    let c = config("pull-through-mirror", 0);
+    repo.insert_config(&c).await.expect("insert");
+    let scheduled = run(c.id, 200, "r1");
+    repo.insert_run(&scheduled).await.expect("scheduled run");
+    let pulled = SyncRunRecord {
+        trigger: SyncTrigger::PullThrough,
+        finished_at: Some(at(230)),
+        status: SyncStatus::Failed,
+        failures: vec![PackageFailure {
+            provider: "hashicorp/aws".into(),
+            version: Some("5.1.0".into()),
+            platform: Some("linux_amd64".into()),
+            reason: "verification failed".into(),
+        }],
+        ..run(c.id, 230, "r1")
+    };
+    repo.insert_run(&pulled).await.expect("pull-through record");
+    let stored = repo.find_config(c.id).await.expect("find").expect("config");
+    assert_eq!(stored.last_sync_at, Some(at(200)), "the schedule moved");
+    let (listed, _) = repo.list_runs(c.id, 0, 10).await.expect("runs");
+    assert_eq!(listed.first(), Some(&pulled));
 }
 
 async fn runs(repo: &dyn MirrorRepository) {

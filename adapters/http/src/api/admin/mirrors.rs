@@ -148,7 +148,7 @@ impl From<PackageFailure> for PackageFailureDto {
 pub struct SyncRunDto {
     id: Uuid,
     config_id: Uuid,
-    /// `scheduled` or `manual`.
+    /// `scheduled`, `manual`, or `pull-through` (a package fetched on demand was refused).
     trigger: String,
     /// The replica that ran it.
     holder: String,
