@@ -224,15 +224,28 @@ async fn terraform_login_saves_a_token_init_uses_and_revocation_stops() {
             answered.as_ref().map(|h| h.status),
             out.combined()
         );
-        let answered = answered.unwrap_or_else(|e| panic!("{ctx}: terraform's listener: {e:#}"));
-        assert_eq!(answered.status, 200, "{ctx}: {}", answered.body);
-        assert!(
-            answered
-                .body
-                .contains("returned an authentication code to Terraform"),
-            "{ctx}: {}",
-            answered.body
-        );
+        // Terraform shuts its listener down as soon as it has the code, sometimes before
+        // the thank-you page is written (seen with 1.0.3 under load): a closed connection
+        // then is terraform's race, not tfr's; login succeeding shows the code arrived.
+        match answered {
+            Ok(answered) => {
+                assert_eq!(answered.status, 200, "{ctx}: {}", answered.body);
+                assert!(
+                    answered
+                        .body
+                        .contains("returned an authentication code to Terraform"),
+                    "{ctx}: {}",
+                    answered.body
+                );
+            }
+            Err(e) => {
+                let what = format!("{e:#}");
+                assert!(
+                    what.contains("connection closed") || what.contains("reset"),
+                    "{ctx}: terraform's listener: {what}"
+                );
+            }
+        }
         assert!(out.stdout.contains("Success!"), "{ctx}: {}", out.combined());
 
         let creds: Value = serde_json::from_str(

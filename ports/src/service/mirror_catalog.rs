@@ -59,6 +59,8 @@ type VersionsKey = (RegistryHost, String);
 type PackageKey = (RegistryHost, String, String, Platform);
 /// A version (`None`) or one package of it that failed to pull through.
 type FailureKey = (RegistryHost, String, String, Option<Platform>);
+/// Until when a failure is remembered, and the answer it gave.
+type RememberedFailure = (chrono::DateTime<chrono::Utc>, ServiceErrorKind, String);
 /// Upstream's versions list (`None`: upstream does not know the provider) and until
 /// when it is fresh.
 type CachedVersions = (Instant, Option<Arc<Vec<UpstreamVersion>>>);
@@ -80,7 +82,7 @@ pub struct MirrorCatalog {
     /// One pull-through fetch per package at a time on this replica.
     package_gates: Gates<PackageKey>,
     /// Recent pull-through failures, answered without asking upstream again until then.
-    failures: Mutex<HashMap<FailureKey, (chrono::DateTime<chrono::Utc>, ServiceErrorKind, String)>>,
+    failures: Mutex<HashMap<FailureKey, RememberedFailure>>,
 }
 
 /// Enough of a [`ServiceError`] to give the same answer again.
