@@ -42,6 +42,8 @@ export BENCH_KEY_ASC="$WORK/key.asc"
 python3 bench/make_upstream.py "$WORK/www" bench 50 2 "$PACKAGES_MIB" > "$WORK/packages.txt"
 python3 bench/make_upstream.py "$WORK/www" big 1 1 "$BIG_MIB" > /dev/null
 find "$WORK/www/files" -name '*_SHA256SUMS' | while read -r f; do gpg --batch --quiet --yes --detach-sign -o "$f.sig" "$f"; done
+# nginx's workers run as another user: let them read the tree.
+chmod 755 "$WORK"; chmod -R a+rX "$WORK/www"
 
 # A CA and a certificate for 127.0.0.1; tfr trusts the CA through SSL_CERT_FILE.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=bench CA' -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \

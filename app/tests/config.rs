@@ -5,27 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use figment::Jail;
+use common::{jail, load_err};
 use tfr::config::{LogFormat, Settings};
 
+mod common;
+
 const KEY_40: &str = "0123456789012345678901234567890123456789";
-
-/// Runs `f` with a clean environment in a temporary working directory.
-#[allow(
-    clippy::result_large_err,
-    reason = "figment's Jail fixes the closure's error type"
-)]
-fn jail(f: impl FnOnce(&mut Jail)) {
-    Jail::expect_with(|jail| {
-        jail.clear_env();
-        f(jail);
-        Ok(())
-    });
-}
-
-fn load_err(file: Option<&Path>) -> tfr::ConfigError {
-    Settings::load(file).expect_err("configuration should be refused")
-}
 
 #[test]
 fn defaults_apply_without_file_or_env() {

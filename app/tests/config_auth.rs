@@ -3,31 +3,10 @@
 
 use std::path::PathBuf;
 
-use figment::Jail;
+use common::{jail, load_err, refused};
 use tfr::config::{GroupMappingSetting, Settings};
 
-#[allow(
-    clippy::result_large_err,
-    reason = "figment's Jail fixes the closure's error type"
-)]
-fn jail(f: impl FnOnce(&mut Jail)) {
-    Jail::expect_with(|jail| {
-        jail.clear_env();
-        f(jail);
-        Ok(())
-    });
-}
-
-fn refused(jail_env: &[(&str, &str)], key: &str, mentions: &str) {
-    jail(|jail| {
-        for (k, v) in jail_env {
-            jail.set_env(k, v);
-        }
-        let err = Settings::load(None).expect_err("configuration should be refused");
-        assert_eq!(err.key, key, "{err}");
-        assert!(err.message.contains(mentions), "{err}");
-    });
-}
+mod common;
 
 #[test]
 fn identity_defaults_are_safe() {
@@ -55,7 +34,7 @@ fn a_short_jwt_secret_stops_startup() {
     jail(|jail| {
         jail.create_file("jwt", "short\n").unwrap();
         jail.set_env("TFR_JWT_SECRET_FILE", "jwt");
-        let err = Settings::load(None).unwrap_err();
+        let err = load_err(None);
         assert_eq!(err.key, "TFR_JWT_SECRET_FILE", "{err}");
     });
 }
@@ -233,7 +212,7 @@ fn unknown_keys_in_the_file_are_named() {
     jail(|jail| {
         jail.create_file("tfr.toml", "oidc_issuer = \"https://x\"\n")
             .unwrap();
-        let err = Settings::load(Some(&PathBuf::from("tfr.toml"))).unwrap_err();
+        let err = load_err(Some(&PathBuf::from("tfr.toml")));
         assert!(err.message.contains("unknown key `oidc_issuer`"), "{err}");
         assert!(err.key.contains("oidc_issuer"), "{err}");
     });

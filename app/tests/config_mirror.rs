@@ -3,31 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Jail;
+use common::{jail, load_err, refused};
 use tfr::config::{MirrorSettings, Settings};
 
-#[allow(
-    clippy::result_large_err,
-    reason = "figment's Jail fixes the closure's error type"
-)]
-fn jail(f: impl FnOnce(&mut Jail)) {
-    Jail::expect_with(|jail| {
-        jail.clear_env();
-        f(jail);
-        Ok(())
-    });
-}
-
-fn refused(env: &[(&str, &str)], key: &str, mentions: &str) {
-    jail(|jail| {
-        for (k, v) in env {
-            jail.set_env(k, v);
-        }
-        let err = Settings::load(None).expect_err("configuration should be refused");
-        assert_eq!(err.key, key, "{err}");
-        assert!(err.message.contains(mentions), "{err}");
-    });
-}
+mod common;
 
 #[test]
 fn mirror_defaults() {
@@ -142,7 +121,7 @@ fn a_bad_file_value_names_the_file() {
     jail(|jail| {
         jail.create_file("tfr.toml", "mirror_lease_secs = 1\n")
             .unwrap();
-        let err = Settings::load(Some(Path::new("tfr.toml"))).unwrap_err();
+        let err = load_err(Some(Path::new("tfr.toml")));
         assert!(err.key.starts_with("mirror_lease_secs (in "), "{err}");
         assert!(err.message.contains("out of range"), "{err}");
     });

@@ -22,7 +22,6 @@ type Configure = Box<dyn FnOnce(&mut tfr::Settings) + Send>;
 pub struct TestRegistryBuilder {
     tls: bool,
     postgres: bool,
-    database_url: Option<String>,
     upstreams_use_test_ca: bool,
     configure: Vec<Configure>,
 }
@@ -37,12 +36,6 @@ impl TestRegistryBuilder {
     /// Use a fresh PostgreSQL database instead of SQLite in the data dir.
     pub fn postgres(mut self) -> Self {
         self.postgres = true;
-        self
-    }
-
-    /// Use this database (another registry's: two replicas on one database).
-    pub fn database_url(mut self, url: impl Into<String>) -> Self {
-        self.database_url = Some(url.into());
         self
     }
 
@@ -76,9 +69,6 @@ impl TestRegistryBuilder {
         } else {
             None
         };
-        if let Some(url) = self.database_url {
-            settings.database_url = url;
-        }
         let ca = if self.tls {
             let ca = TestCa::new()?;
             settings.tls_cert_file = Some(ca.cert_file());

@@ -1,8 +1,7 @@
 //! Mirror sync runs against a fake upstream over TLS: bad packages are refused, recorded
 //! and never served; an interrupted download leaves nothing behind and the next sync
-//! completes; two replicas on one PostgreSQL database sync a due configuration once.
-
-use std::time::Duration;
+//! completes. (Two replicas on one database: app/tests/mirror_replicas.rs, with real
+//! `tfr serve` processes.)
 
 use serde_json::Value;
 use tfr_tests::TestRegistry;
@@ -155,61 +154,4 @@ async fn bad_packages_are_refused_recorded_and_never_served() {
 
     upstream.shutdown().await;
     reg.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_replicas_on_one_postgres_sync_a_due_configuration_once() {
-    let scheduler_every_second = |s: &mut tfr::Settings| {
-        s.mirror.sync_enabled = true;
-        s.mirror.scheduler_interval_secs = 1;
-    };
-    let first = TestRegistry::builder()
-        .tls_trusted_by_upstreams()
-        .postgres()
-        .configure(scheduler_every_second)
-        .start()
-        .await
-        .expect("first replica");
-    let ca_file = first.ca.as_ref().expect("ca").ca_file();
-    let second = TestRegistry::builder()
-        .tls()
-        .database_url(first.settings.database_url.clone())
-        .configure(scheduler_every_second)
-        .configure(move |s| s.mirror.extra_ca_files = vec![ca_file])
-        .start()
-        .await
-        .expect("second replica");
-    let upstream = FakeUpstream::start(first.ca.as_ref().expect("ca")).await;
-    for version in ["1.0.0", "1.1.0", "1.2.0"] {
-        upstream.add_provider("acme", "shared", version, DEFAULT_PLATFORMS);
-    }
-    // A slow upstream keeps the run going across many scheduler ticks of both replicas.
-    upstream.set_latency(Duration::from_millis(300));
-
-    let admin = first.key_with_scopes("mirrors:manage").await;
-    let mut config = config_for("shared", &upstream.host(), &["acme"], &["shared"]);
-    config["sync_interval_secs"] = 3600.into();
-    let id = create_mirror(&first, &admin, &config).await;
-
-    let mut finished = None;
-    for _ in 0..600 {
-        let runs = history(&first, &admin, &id).await;
-        if let Some(run) = runs.iter().find(|r| r["status"] != "running") {
-            finished = Some(run.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let run = finished.expect("a scheduled run finished within a minute");
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["trigger"], "scheduled", "{run}");
-    assert_eq!(run["packages_fetched"], 6, "{run}");
-    // Several more ticks on both replicas: the configuration is not due again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let runs = history(&first, &admin, &id).await;
-    assert_eq!(runs.len(), 1, "synced more than once: {runs:?}");
-
-    upstream.shutdown().await;
-    second.shutdown().await;
-    first.shutdown().await;
 }

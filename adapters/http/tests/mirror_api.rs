@@ -9,11 +9,11 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use poem::test::TestResponse;
 use serde_json::{Value, json};
-use tfr_core::{ProviderAddress, RegistryHost, Scope, ScopeSet};
-use tfr_ports::driven::{DEFAULT_ORGANIZATION_ID, KeyOwner};
+use tfr_core::{ProviderAddress, RegistryHost, Scope};
+use tfr_ports::driven::DEFAULT_ORGANIZATION_ID;
 use tfr_ports::testkit::upstream::FakeUpstreamRegistry;
 
-use common::{Caller, Client, Options, ReplyExt, TestApp, audit_rows, body};
+use common::{Caller, Client, Options, Reply, ReplyExt, TestApp, audit_rows, body};
 
 const MIRRORS: &str = "/api/v1/admin/mirrors";
 const TERRAFORM: &str = "registry.terraform.io";
@@ -51,6 +51,32 @@ async fn create_aws_mirror(admin: Caller<'_>) -> String {
     created["id"].as_str().expect("id").to_string()
 }
 
+/// An app built with `options` whose upstream offers hashicorp/aws ([`offer_aws`]) and
+/// which mirrors it ([`create_aws_mirror`]); a client and a global administrator's key.
+async fn aws_mirror_with(options: Options) -> (TestApp, Client, String) {
+    let app = TestApp::with(options);
+    let cli = app.client();
+    let admin = app.admin_token().await;
+    offer_aws(&app);
+    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    (app, cli, admin)
+}
+
+/// [`aws_mirror_with`] the default options.
+async fn aws_mirror() -> (TestApp, Client, String) {
+    aws_mirror_with(Options::default()).await
+}
+
+/// The admin API path of configuration `id`.
+fn config_path(id: &str) -> String {
+    format!("{MIRRORS}/{id}")
+}
+
+/// Asks for a sync of configuration `id`.
+async fn start_sync(admin: Caller<'_>, id: &str) -> Reply {
+    admin.post_empty(&format!("{MIRRORS}/{id}/sync")).await
+}
+
 async fn get(cli: &Client, path: &str, token: Option<&str>) -> TestResponse {
     let req = cli.get(path);
     match token {
@@ -61,26 +87,24 @@ async fn get(cli: &Client, path: &str, token: Option<&str>) -> TestResponse {
     .await
 }
 
+/// The value of header `name` ("" when absent).
+fn header(resp: &TestResponse, name: &str) -> String {
+    resp.0
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn content_type(resp: &TestResponse) -> String {
-    resp.0
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    header(resp, "content-type")
 }
 
-fn location(resp: &TestResponse) -> String {
-    resp.0
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The archive URL of `platform` in a `{version}.json`, resolved against `doc_path`.
-fn archive_path(doc_path: &str, doc: &Value, platform: &str) -> String {
+/// The archive URL of `platform` in the `{version}.json` at `doc_path` (fetched with
+/// `token`), resolved against `doc_path`.
+async fn archive_link(cli: &Client, token: &str, doc_path: &str, platform: &str) -> String {
+    let doc = body(get(cli, doc_path, Some(token)).await).await;
     let url = doc["archives"][platform]["url"]
         .as_str()
         .unwrap_or_else(|| panic!("no {platform} archive in {doc}"));
@@ -94,6 +118,22 @@ fn archive_path(doc_path: &str, doc: &Value, platform: &str) -> String {
 /// The checks a JSON error names.
 fn check(reply: &Value) -> &str {
     reply["check"].as_str().unwrap_or_default()
+}
+
+/// Asserts that the first message of a JSON error mentions `words`.
+fn assert_error_mentions(err: &Value, words: &str) {
+    assert!(
+        err["errors"][0]
+            .as_str()
+            .is_some_and(|m| m.contains(words)),
+        "expected an error mentioning {words:?}: {err}"
+    );
+}
+
+/// Asserts the status of `resp` and that its JSON error mentions `words`.
+async fn assert_refused(resp: TestResponse, status: StatusCode, words: &str) {
+    resp.assert_status(status);
+    assert_error_mentions(&body(resp).await, words);
 }
 
 // ------------------------------------------------------------------ admin API
@@ -136,7 +176,7 @@ async fn configuration_lifecycle() {
     let list = as_admin.get(MIRRORS).await.expect_status(StatusCode::OK);
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["id"], id.as_str());
-    let path = format!("{MIRRORS}/{id}");
+    let path = config_path(&id);
     let got = as_admin.get(&path).await.expect_status(StatusCode::OK);
     assert_eq!(got, created);
 
@@ -189,12 +229,7 @@ async fn configuration_lifecycle() {
         .get(&path)
         .await
         .expect_status(StatusCode::NOT_FOUND);
-    assert!(
-        gone["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("not found")),
-        "{gone}"
-    );
+    assert_error_mentions(&gone, "not found");
     for (method, payload) in [
         ("PUT", Some(json!({"name": "x"}))),
         ("DELETE", None),
@@ -301,17 +336,12 @@ async fn names_are_unique() {
         .post(MIRRORS, json!({"name": "terraform"}))
         .await
         .expect_status(StatusCode::CONFLICT);
-    assert!(
-        err["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("terraform")),
-        "{err}"
-    );
+    assert_error_mentions(&err, "terraform");
     let other = as_admin
         .post(MIRRORS, json!({"name": "opentofu"}))
         .await
         .expect_status(StatusCode::CREATED);
-    let path = format!("{MIRRORS}/{}", other["id"].as_str().expect("id"));
+    let path = config_path(other["id"].as_str().expect("id"));
     as_admin
         .put(&path, json!({"name": "terraform"}))
         .await
@@ -327,7 +357,7 @@ async fn names_are_unique() {
 async fn admin_routes_need_global_mirror_scopes() {
     let (app, cli, admin) = TestApp::with_admin().await;
     let id = create_aws_mirror(Caller::new(&cli, &admin)).await;
-    let path = format!("{MIRRORS}/{id}");
+    let path = config_path(&id);
     let reader = app.system_key(&[Scope::MirrorsRead]).await;
     let unrelated = app.system_key(&[Scope::ProvidersRead]).await;
     let as_reader = Caller::new(&cli, &reader);
@@ -350,8 +380,7 @@ async fn admin_routes_need_global_mirror_scopes() {
         .delete(&path)
         .await
         .expect_status(StatusCode::FORBIDDEN);
-    as_reader
-        .post_empty(&format!("{path}/sync"))
+    start_sync(as_reader, &id)
         .await
         .expect_status(StatusCode::FORBIDDEN);
     Caller::new(&cli, &unrelated)
@@ -359,18 +388,9 @@ async fn admin_routes_need_global_mirror_scopes() {
         .await
         .expect_status(StatusCode::FORBIDDEN);
     // mirrors:read held in an organization only is not global.
-    let (_, org_reader) = app
-        .state
-        .api_keys
-        .create(
-            KeyOwner::Organization(DEFAULT_ORGANIZATION_ID),
-            "org reader",
-            ScopeSet::new([Scope::MirrorsRead]),
-            None,
-        )
-        .await
-        .map(|k| (k.record.id, k.secret))
-        .expect("key");
+    let org_reader = app
+        .organization_key(DEFAULT_ORGANIZATION_ID, &[Scope::MirrorsRead])
+        .await;
     Caller::new(&cli, &org_reader)
         .get(MIRRORS)
         .await
@@ -411,8 +431,7 @@ async fn sync_runs_in_the_background_and_is_recorded() {
     let id = create_aws_mirror(as_admin).await;
 
     app.upstream.hold_downloads();
-    let started = as_admin
-        .post_empty(&format!("{MIRRORS}/{id}/sync"))
+    let started = start_sync(as_admin, &id)
         .await
         .expect_status(StatusCode::ACCEPTED);
     assert_eq!(started["status"], "running", "{started}");
@@ -422,18 +441,12 @@ async fn sync_runs_in_the_background_and_is_recorded() {
     assert!(started.get("finished_at").is_none());
 
     // While it runs, another sync is refused.
-    let busy = as_admin
-        .post_empty(&format!("{MIRRORS}/{id}/sync"))
+    let busy = start_sync(as_admin, &id)
         .await
         .expect_status(StatusCode::CONFLICT);
-    assert!(
-        busy["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("already")),
-        "{busy}"
-    );
+    assert_error_mentions(&busy, "already");
     let config = as_admin
-        .get(&format!("{MIRRORS}/{id}"))
+        .get(&config_path(&id))
         .await
         .expect_status(StatusCode::OK);
     assert!(
@@ -454,7 +467,7 @@ async fn sync_runs_in_the_background_and_is_recorded() {
     assert_eq!(run["failures"], json!([]));
     assert!(run["finished_at"].is_string());
     let config = as_admin
-        .get(&format!("{MIRRORS}/{id}"))
+        .get(&config_path(&id))
         .await
         .expect_status(StatusCode::OK);
     assert_eq!(config["last_sync_status"], "succeeded");
@@ -464,8 +477,7 @@ async fn sync_runs_in_the_background_and_is_recorded() {
     app.upstream
         .add_version(&terraform(), &aws(), "1.2.0", &["linux_amd64"]);
     app.upstream.bad_signature(&terraform(), &aws(), "1.2.0");
-    as_admin
-        .post_empty(&format!("{MIRRORS}/{id}/sync"))
+    start_sync(as_admin, &id)
         .await
         .expect_status(StatusCode::ACCEPTED);
     let run = finished_run(as_admin, &id).await;
@@ -509,9 +521,7 @@ async fn sync_runs_in_the_background_and_is_recorded() {
 
 #[tokio::test]
 async fn index_and_version_documents() {
-    let (app, cli, admin) = TestApp::with_admin().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, admin) = aws_mirror().await;
 
     let resp = get(&cli, &format!("{AWS}/index.json"), Some(&admin)).await;
     resp.assert_status_is_ok();
@@ -553,17 +563,14 @@ async fn index_and_version_documents() {
 
 #[tokio::test]
 async fn archives_pull_through_behind_signed_links() {
-    let (app, cli, admin) = TestApp::with_admin().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, admin) = aws_mirror().await;
     let doc_path = format!("{AWS}/1.0.0.json");
-    let doc = body(get(&cli, &doc_path, Some(&admin)).await).await;
-    let archive = archive_path(&doc_path, &doc, "linux_amd64");
+    let archive = archive_link(&cli, &admin, &doc_path, "linux_amd64").await;
 
     // No credential: the signed link is the credential.
     let resp = get(&cli, &archive, None).await;
     resp.assert_status(StatusCode::FOUND);
-    let target = location(&resp);
+    let target = header(&resp, "location");
     assert!(target.starts_with("/v1/files/"), "{target}");
     let file = get(&cli, &target, None).await;
     file.assert_status_is_ok();
@@ -599,12 +606,9 @@ async fn archives_pull_through_behind_signed_links() {
 
 #[tokio::test]
 async fn archive_links_must_be_signed_and_fresh() {
-    let (app, cli, admin) = TestApp::with_admin().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, admin) = aws_mirror().await;
     let doc_path = format!("{AWS}/1.0.0.json");
-    let doc = body(get(&cli, &doc_path, Some(&admin)).await).await;
-    let archive = archive_path(&doc_path, &doc, "linux_amd64");
+    let archive = archive_link(&cli, &admin, &doc_path, "linux_amd64").await;
     let (file, _) = archive.split_once('?').expect("a query");
     let expires = archive
         .split("expires=")
@@ -643,22 +647,17 @@ async fn archive_links_must_be_signed_and_fresh() {
 
     // Expired: past the links' lifetime.
     app.clock.advance(chrono::Duration::seconds(301));
-    let resp = get(&cli, &archive, None).await;
-    resp.assert_status(StatusCode::FORBIDDEN);
-    let err = body(resp).await;
-    assert!(
-        err["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("expired")),
-        "{err}"
-    );
+    assert_refused(
+        get(&cli, &archive, None).await,
+        StatusCode::FORBIDDEN,
+        "expired",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_and_unknown_requests() {
-    let (app, cli, admin) = TestApp::with_admin().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, admin) = aws_mirror().await;
     for (path, status, expected_check) in [
         (
             "/v1/mirror/not_a_host!/hashicorp/aws/index.json",
@@ -737,7 +736,7 @@ async fn malformed_and_unknown_requests() {
         .as_array()
         .and_then(|l| l.iter().find(|c| c["name"] == "terraform"))
         .expect("the terraform mirror");
-    let path = format!("{MIRRORS}/{}", terraform["id"].as_str().expect("id"));
+    let path = config_path(terraform["id"].as_str().expect("id"));
     tofu.put(
         &path,
         json!({"name": "terraform", "namespaces": ["hashicorp"], "enabled": false}),
@@ -751,28 +750,19 @@ async fn malformed_and_unknown_requests() {
 
 #[tokio::test]
 async fn upstream_failures_are_bad_gateway_not_server_errors() {
-    let (app, cli, admin) = TestApp::with_admin().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, admin) = aws_mirror().await;
     app.upstream.bad_signature(&terraform(), &aws(), "1.0.0");
-    let resp = get(&cli, &format!("{AWS}/1.0.0.json"), Some(&admin)).await;
-    resp.assert_status(StatusCode::BAD_GATEWAY);
-    let err = body(resp).await;
-    assert!(
-        err["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains("signature")),
-        "{err}"
-    );
+    assert_refused(
+        get(&cli, &format!("{AWS}/1.0.0.json"), Some(&admin)).await,
+        StatusCode::BAD_GATEWAY,
+        "signature",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn documents_need_providers_read_somewhere() {
-    let app = TestApp::new().await;
-    let cli = app.client();
-    let admin = app.admin_token().await;
-    offer_aws(&app);
-    create_aws_mirror(Caller::new(&cli, &admin)).await;
+    let (app, cli, _admin) = aws_mirror().await;
     let index = format!("{AWS}/index.json");
 
     get(&cli, &index, None)
@@ -786,17 +776,8 @@ async fn documents_need_providers_read_somewhere() {
     get(&cli, &index, Some(&global)).await.assert_status_is_ok();
     // Held in one organization is enough: mirrored providers belong to none.
     let org_key = app
-        .state
-        .api_keys
-        .create(
-            KeyOwner::Organization(DEFAULT_ORGANIZATION_ID),
-            "org reader",
-            ScopeSet::new([Scope::ProvidersRead]),
-            None,
-        )
-        .await
-        .expect("key")
-        .secret;
+        .organization_key(DEFAULT_ORGANIZATION_ID, &[Scope::ProvidersRead])
+        .await;
     get(&cli, &index, Some(&org_key))
         .await
         .assert_status_is_ok();
@@ -808,14 +789,11 @@ async fn documents_need_providers_read_somewhere() {
         .assert_status(StatusCode::FORBIDDEN);
 
     // With anonymous read, open to anyone.
-    let open = TestApp::with(Options {
+    let (_open, open_cli, _) = aws_mirror_with(Options {
         anonymous_read: true,
         ..Options::default()
-    });
-    let open_cli = open.client();
-    let open_admin = open.admin_token().await;
-    offer_aws(&open);
-    create_aws_mirror(Caller::new(&open_cli, &open_admin)).await;
+    })
+    .await;
     let resp = get(&open_cli, &index, None).await;
     resp.assert_status_is_ok();
     assert_eq!(content_type(&resp), "application/json");
@@ -829,8 +807,7 @@ async fn mirrored_providers_are_listed() {
     offer_aws(&app);
     let as_admin = Caller::new(&cli, &admin);
     let id = create_aws_mirror(as_admin).await;
-    as_admin
-        .post_empty(&format!("{MIRRORS}/{id}/sync"))
+    start_sync(as_admin, &id)
         .await
         .expect_status(StatusCode::ACCEPTED);
     finished_run(as_admin, &id).await;

@@ -398,6 +398,11 @@ impl TestApp {
         self.key_with_id(KeyOwner::User(user), scopes).await
     }
 
+    /// A key owned by organization `organization` (its scopes there only).
+    pub async fn organization_key(&self, organization: Uuid, scopes: &[Scope]) -> String {
+        self.key(KeyOwner::Organization(organization), scopes).await
+    }
+
     /// A system key (`tfr keys create`): its scopes everywhere.
     pub async fn system_key(&self, scopes: &[Scope]) -> String {
         self.key(KeyOwner::System, scopes).await
