@@ -280,11 +280,7 @@ fn spawn_mirror_scheduler(
                     tracing::warn!(error = %err, "scheduled mirror sync failed; retrying at the next tick")
                 }
                 Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".to_string());
+                    let what = tfr_ports::panic_message(panic.as_ref());
                     tracing::error!(panic = %what, "scheduled mirror sync panicked; retrying at the next tick")
                 }
             }

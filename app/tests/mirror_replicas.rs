@@ -93,7 +93,10 @@ async fn start_replica(database_url: &str, dir: &Path, ca_file: &Path) -> Replic
 
 async fn runs(client: &reqwest::Client, replica: &Replica, token: &str, id: &str) -> Vec<Value> {
     let body: Value = client
-        .get(format!("{}/api/v1/admin/mirrors/{id}/history", replica.base))
+        .get(format!(
+            "{}/api/v1/admin/mirrors/{id}/history",
+            replica.base
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -124,7 +127,14 @@ async fn two_processes_on_one_postgres_sync_a_due_configuration_once() {
     let a = start_replica(&database_url, &work.path().join("a"), &ca.ca_file()).await;
     let b = start_replica(&database_url, &work.path().join("b"), &ca.ca_file()).await;
     let key = tfr(&database_url, &work.path().join("a"), &ca.ca_file())
-        .args(["keys", "create", "--name", "replicas", "--scopes", "mirrors:manage"])
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "replicas",
+            "--scopes",
+            "mirrors:manage",
+        ])
         .output()
         .expect("tfr keys create");
     assert!(key.status.success(), "{key:?}");

@@ -6,9 +6,11 @@
 //! adapter runs.
 
 pub mod driven;
+mod panics;
 pub mod service;
 pub mod stream;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+pub use panics::panic_message;
 pub use stream::{ByteStream, StagedFile};

@@ -3,89 +3,27 @@
 #![cfg(feature = "testkit")]
 
 mod common;
+mod mirror_common;
 
 use std::sync::Arc;
 
 use chrono::Duration as Span;
-use tfr_core::{ArchiveLimits, Platform, ProviderAddress, ProviderVersion, RegistryHost};
-use tfr_ports::driven::{
-    MirrorConfigRecord, MirrorRepository, MirroredListQuery, SyncStatus, SyncTrigger,
-};
+use tfr_core::{ProviderAddress, ProviderVersion, RegistryHost};
+use tfr_ports::driven::{MirrorRepository, MirroredListQuery, SyncStatus, SyncTrigger};
 use tfr_ports::service::mirror_catalog::parse_archive_name;
 use tfr_ports::service::{
-    DownloadLinks, MirrorArchive, MirrorCatalog, MirrorCatalogSettings, MirrorConfigInput,
-    MirrorConfigs, MirrorFetcher, ServiceError,
+    MirrorArchive, MirrorCatalog, MirrorCatalogSettings, MirrorConfigInput, ServiceError,
 };
-use tfr_ports::testkit::ManualClock;
-use tfr_ports::testkit::blob::{InMemoryBlobStore, sha256_hex};
-use tfr_ports::testkit::fakes::{StubArchiveInspector, StubSignatureVerifier};
-use tfr_ports::testkit::repos::InMemoryMirrorRepository;
+use tfr_ports::testkit::blob::sha256_hex;
 use tfr_ports::testkit::upstream::{FakeUpstreamRegistry, UpstreamCall};
+
+use mirror_common::{World, addr, assert_not_found, platform, strings, tf};
 
 const LINUX: &str = "linux_amd64";
 const DARWIN: &str = "darwin_arm64";
 const WINDOWS: &str = "windows_amd64";
 
-struct World {
-    repo: Arc<InMemoryMirrorRepository>,
-    upstream: Arc<FakeUpstreamRegistry>,
-    blobs: Arc<InMemoryBlobStore>,
-    clock: Arc<ManualClock>,
-    links: Arc<DownloadLinks>,
-    staging: tempfile::TempDir,
-    catalog: Arc<MirrorCatalog>,
-}
-
 impl World {
-    fn new() -> Self {
-        let repo = Arc::new(InMemoryMirrorRepository::new());
-        let upstream = Arc::new(FakeUpstreamRegistry::new());
-        let blobs = Arc::new(InMemoryBlobStore::new());
-        let clock = Arc::new(ManualClock::default());
-        let links = common::links(blobs.clone(), clock.clone());
-        let staging = tempfile::tempdir().expect("tempdir");
-        let fetcher = Arc::new(MirrorFetcher::new(
-            repo.clone(),
-            upstream.clone(),
-            blobs.clone(),
-            Arc::new(StubArchiveInspector::new()),
-            Arc::new(StubSignatureVerifier),
-            clock.clone(),
-            staging.path().join("mirror"),
-            ArchiveLimits::default(),
-        ));
-        let catalog = Arc::new(MirrorCatalog::new(
-            repo.clone(),
-            upstream.clone(),
-            fetcher,
-            links.clone(),
-            clock.clone(),
-            MirrorCatalogSettings::default(),
-        ));
-        Self {
-            repo,
-            upstream,
-            blobs,
-            clock,
-            links,
-            staging,
-            catalog,
-        }
-    }
-
-    fn fetcher(&self) -> Arc<MirrorFetcher> {
-        Arc::new(MirrorFetcher::new(
-            self.repo.clone(),
-            self.upstream.clone(),
-            self.blobs.clone(),
-            Arc::new(StubArchiveInspector::new()),
-            Arc::new(StubSignatureVerifier),
-            self.clock.clone(),
-            self.staging.path().join("mirror"),
-            ArchiveLimits::default(),
-        ))
-    }
-
     /// A catalog with empty caches (another replica, or this one after a restart).
     fn fresh_catalog(&self) -> Arc<MirrorCatalog> {
         self.catalog_with(MirrorCatalogSettings::default())
@@ -100,14 +38,6 @@ impl World {
             self.clock.clone(),
             settings,
         ))
-    }
-
-    fn configs(&self) -> MirrorConfigs {
-        MirrorConfigs::new(self.repo.clone(), self.catalog.clone(), self.clock.clone())
-    }
-
-    async fn config(&self, input: MirrorConfigInput) -> MirrorConfigRecord {
-        self.configs().create(input).await.unwrap()
     }
 
     /// Upstream (registry.terraform.io) lists `hashicorp/random` `version` on these platforms.
@@ -164,20 +94,12 @@ impl World {
     }
 }
 
-fn tf() -> RegistryHost {
-    RegistryHost::terraform_registry()
-}
-
 fn tofu() -> RegistryHost {
     RegistryHost::parse("registry.opentofu.org").unwrap()
 }
 
 fn random() -> ProviderAddress {
-    ProviderAddress::parse("hashicorp", "random").unwrap()
-}
-
-fn platform(p: &str) -> Platform {
-    Platform::parse(p).unwrap()
+    addr("random")
 }
 
 fn version(v: &str) -> ProviderVersion {
@@ -215,17 +137,6 @@ fn hashicorp() -> MirrorConfigInput {
     }
 }
 
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
-    match result {
-        Err(ServiceError::NotFound(_)) => {}
-        other => panic!("expected NotFound, got {other:?}"),
-    }
-}
-
 // ------------------------------------------------------------------------- index.json
 
 #[tokio::test]
@@ -238,7 +149,7 @@ async fn index_merges_stored_and_upstream_versions_within_the_filters() {
     w.publish("2.0.0-beta1", &[LINUX]); // a prerelease the constraint does not name
     w.publish("v1.5.0", &[LINUX]); // invalid: skipped
     w.publish("latest", &[LINUX]); // invalid: skipped
-    w.config(MirrorConfigInput {
+    w.create(MirrorConfigInput {
         version_constraint: Some(">= 1.0.0".to_string()),
         platforms: strings(&[LINUX]),
         ..hashicorp()
@@ -272,7 +183,7 @@ async fn prereleases_are_listed_only_when_the_constraint_allows_them() {
         ),
     ];
     for (host, constraint, _) in &cases {
-        w.config(MirrorConfigInput {
+        w.create(MirrorConfigInput {
             name: host.to_string(),
             hostnames: vec![host.to_string()],
             version_constraint: constraint.map(str::to_string),
@@ -291,7 +202,7 @@ async fn prereleases_are_listed_only_when_the_constraint_allows_them() {
 async fn a_configuration_answers_for_its_hostnames_and_fetches_from_its_upstream() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX]);
-    w.config(MirrorConfigInput {
+    w.create(MirrorConfigInput {
         upstream: Some("registry.terraform.io".to_string()),
         hostnames: vec!["registry.opentofu.org".to_string()],
         ..hashicorp()
@@ -327,7 +238,7 @@ async fn a_configuration_answers_for_its_hostnames_and_fetches_from_its_upstream
 async fn a_disabled_configuration_answers_not_found() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX]);
-    w.config(MirrorConfigInput {
+    w.create(MirrorConfigInput {
         enabled: false,
         ..hashicorp()
     })
@@ -343,7 +254,7 @@ async fn a_disabled_configuration_answers_not_found() {
 async fn an_unknown_provider_answers_not_found() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX]);
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
 
     // Outside the configuration's namespaces: upstream is not asked.
     let other = ProviderAddress::parse("acme", "random").unwrap();
@@ -364,7 +275,7 @@ async fn an_unknown_provider_answers_not_found() {
 async fn the_version_document_links_stored_and_missing_platforms() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX, DARWIN, WINDOWS]);
-    w.config(MirrorConfigInput {
+    w.create(MirrorConfigInput {
         platforms: strings(&[LINUX, DARWIN]),
         ..hashicorp()
     })
@@ -426,7 +337,7 @@ async fn the_version_document_of_an_unverified_version_verifies_it_first() {
     w.publish("1.0.0", &[LINUX]);
     w.publish("1.1.0", &[LINUX]);
     w.upstream.bad_signature(&tf(), &random(), "1.1.0");
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
 
     let archives = w
         .catalog
@@ -449,7 +360,7 @@ async fn the_version_document_of_an_unverified_version_verifies_it_first() {
 async fn a_version_outside_the_constraint_is_not_found() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX]);
-    w.config(MirrorConfigInput {
+    w.create(MirrorConfigInput {
         version_constraint: Some(">= 2.0".to_string()),
         ..hashicorp()
     })
@@ -465,7 +376,7 @@ async fn a_version_outside_the_constraint_is_not_found() {
 async fn an_archive_link_must_be_signed_and_fresh() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX]);
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
     let name = filename("1.0.0", LINUX);
     let (expires, signature) = w.signed(&tf(), &name);
 
@@ -519,7 +430,7 @@ async fn an_archive_link_must_be_signed_and_fresh() {
 #[tokio::test]
 async fn a_signed_link_to_a_malformed_name_is_not_found() {
     let w = World::new();
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
     for name in [
         "terraform-provider-random_1.0.0_linux.zip",
         "terraform-provider-null_1.0.0_linux_amd64.zip",
@@ -538,7 +449,7 @@ async fn a_signed_link_to_a_malformed_name_is_not_found() {
 async fn pull_through_fetches_once_under_concurrent_requests() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX, DARWIN]);
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
 
     w.upstream.hold_downloads();
     let requests: Vec<_> = (0..8)
@@ -586,7 +497,7 @@ async fn stored_content_keeps_being_served_while_upstream_is_down() {
     let w = World::new();
     w.publish("1.0.0", &[LINUX, DARWIN]);
     w.publish("1.1.0", &[LINUX]);
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
     let stored_url = w.archive(&w.catalog, &tf(), "1.0.0", LINUX).await.unwrap();
     // A replica whose cached upstream list is always stale.
     let stale = w.catalog_with(MirrorCatalogSettings {
@@ -646,7 +557,7 @@ async fn a_bad_package_is_a_bad_gateway_and_nothing_is_stored() {
     w.upstream
         .corrupt_package(&tf(), &random(), "1.0.0", &platform(LINUX));
     w.upstream.bad_signature(&tf(), &random(), "1.1.0");
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
 
     let err = w
         .archive(&w.catalog, &tf(), "1.0.0", LINUX)
@@ -674,7 +585,7 @@ async fn a_bad_package_is_a_bad_gateway_and_nothing_is_stored() {
     assert!(staged.is_empty(), "{staged:?}");
 
     // Each refusal is in the configuration's history.
-    let config = w.configs().list().await.unwrap().remove(0);
+    let config = w.configs.list().await.unwrap().remove(0);
     let (runs, _) = w.repo.list_runs(config.id, 0, 10).await.unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().all(|r| r.trigger == SyncTrigger::PullThrough
@@ -689,7 +600,7 @@ async fn a_bad_package_is_a_bad_gateway_and_nothing_is_stored() {
         runs.iter().any(|r| r.failures[0].platform.is_none()
             && r.failures[0].version.as_deref() == Some("1.1.0"))
     );
-    let config = w.configs().get(config.id).await.unwrap();
+    let config = w.configs.get(config.id).await.unwrap();
     assert_eq!(
         config.last_sync_at, None,
         "a pull-through does not move the schedule"
@@ -720,7 +631,7 @@ async fn the_listing_orders_versions_newest_first() {
     for v in ["1.2.0", "1.10.0", "1.0.0"] {
         w.publish(v, &[LINUX]);
     }
-    w.config(hashicorp()).await;
+    w.create(hashicorp()).await;
     for v in ["1.2.0", "1.10.0", "1.0.0"] {
         w.store(v, LINUX).await;
     }

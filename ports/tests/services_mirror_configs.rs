@@ -3,74 +3,19 @@
 #![cfg(feature = "testkit")]
 
 mod common;
-
-use std::sync::Arc;
+mod mirror_common;
 
 use chrono::Duration as Span;
 use tfr_core::{Platform, ProviderAddress, RegistryHost, VersionConstraint};
 use tfr_ports::driven::{
     Clock, MirrorConfigRecord, MirrorRepository, SyncRunRecord, SyncStatus, SyncTrigger,
 };
-use tfr_ports::service::{
-    MirrorCatalog, MirrorCatalogSettings, MirrorConfigInput, MirrorConfigs, MirrorFetcher,
-    ServiceError,
-};
-use tfr_ports::testkit::ManualClock;
-use tfr_ports::testkit::blob::InMemoryBlobStore;
-use tfr_ports::testkit::fakes::{StubArchiveInspector, StubSignatureVerifier};
-use tfr_ports::testkit::repos::InMemoryMirrorRepository;
-use tfr_ports::testkit::upstream::FakeUpstreamRegistry;
+use tfr_ports::service::{MirrorConfigInput, ServiceError};
 use uuid::Uuid;
 
-struct World {
-    repo: Arc<InMemoryMirrorRepository>,
-    upstream: Arc<FakeUpstreamRegistry>,
-    clock: Arc<ManualClock>,
-    catalog: Arc<MirrorCatalog>,
-    configs: MirrorConfigs,
-    _staging: tempfile::TempDir,
-}
+use mirror_common::{World, addr, assert_not_found, strings, tf};
 
 impl World {
-    fn new() -> Self {
-        let repo = Arc::new(InMemoryMirrorRepository::new());
-        let upstream = Arc::new(FakeUpstreamRegistry::new());
-        let blobs = Arc::new(InMemoryBlobStore::new());
-        let clock = Arc::new(ManualClock::default());
-        let staging = tempfile::tempdir().expect("tempdir");
-        let fetcher = Arc::new(MirrorFetcher::new(
-            repo.clone(),
-            upstream.clone(),
-            blobs.clone(),
-            Arc::new(StubArchiveInspector::new()),
-            Arc::new(StubSignatureVerifier),
-            clock.clone(),
-            staging.path().to_path_buf(),
-            tfr_core::ArchiveLimits::default(),
-        ));
-        let catalog = Arc::new(MirrorCatalog::new(
-            repo.clone(),
-            upstream.clone(),
-            fetcher,
-            common::links(blobs, clock.clone()),
-            clock.clone(),
-            MirrorCatalogSettings::default(),
-        ));
-        let configs = MirrorConfigs::new(repo.clone(), catalog.clone(), clock.clone());
-        Self {
-            repo,
-            upstream,
-            clock,
-            catalog,
-            configs,
-            _staging: staging,
-        }
-    }
-
-    async fn create(&self, input: MirrorConfigInput) -> MirrorConfigRecord {
-        self.configs.create(input).await.unwrap()
-    }
-
     /// A run of `config` started `secs` after the clock's start, finished.
     async fn add_run(&self, config: &MirrorConfigRecord, secs: i64) -> SyncRunRecord {
         let started = self.clock.now() + Span::seconds(secs);
@@ -100,10 +45,6 @@ fn input(name: &str) -> MirrorConfigInput {
         enabled: true,
         ..MirrorConfigInput::default()
     }
-}
-
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 fn host(h: &str) -> RegistryHost {
@@ -437,12 +378,10 @@ async fn update_replaces_the_operator_fields_and_keeps_the_rest() {
 async fn unknown_configurations_are_not_found() {
     let w = World::new();
     let unknown = Uuid::now_v7();
-    let not_found =
-        |err: ServiceError| assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
-    not_found(w.configs.get(unknown).await.unwrap_err());
-    not_found(w.configs.update(unknown, input("x")).await.unwrap_err());
-    not_found(w.configs.delete(unknown).await.unwrap_err());
-    not_found(w.configs.history(unknown, 0, 10).await.unwrap_err());
+    assert_not_found(w.configs.get(unknown).await);
+    assert_not_found(w.configs.update(unknown, input("x")).await);
+    assert_not_found(w.configs.delete(unknown).await);
+    assert_not_found(w.configs.history(unknown, 0, 10).await);
     assert!(w.configs.list().await.unwrap().is_empty());
 }
 
@@ -455,10 +394,7 @@ async fn delete_removes_the_configuration_and_its_history() {
     w.add_run(&kept, 1).await;
 
     w.configs.delete(created.id).await.unwrap();
-    assert!(matches!(
-        w.configs.get(created.id).await,
-        Err(ServiceError::NotFound(_))
-    ));
+    assert_not_found(w.configs.get(created.id).await);
     assert!(
         w.repo
             .list_runs(created.id, 0, 10)
@@ -478,10 +414,7 @@ async fn delete_removes_the_configuration_and_its_history() {
     assert_eq!(ids, [kept.id]);
     assert_eq!(w.configs.history(kept.id, 0, 10).await.unwrap().0.len(), 1);
     // Deleting twice: gone.
-    assert!(matches!(
-        w.configs.delete(created.id).await,
-        Err(ServiceError::NotFound(_))
-    ));
+    assert_not_found(w.configs.delete(created.id).await);
 }
 
 #[tokio::test]
@@ -503,16 +436,12 @@ async fn history_pages_newest_first() {
 #[tokio::test]
 async fn changes_reach_this_replicas_mirror_at_once() {
     let w = World::new();
-    let tf = RegistryHost::terraform_registry();
-    let random = ProviderAddress::parse("hashicorp", "random").unwrap();
+    let (tf, random) = (tf(), addr("random"));
     w.upstream
         .add_version(&tf, &random, "1.0.0", &["linux_amd64"]);
-    let not_found = |r: Result<Vec<String>, ServiceError>| {
-        assert!(matches!(r, Err(ServiceError::NotFound(_))), "{r:?}")
-    };
 
     // Cached before anything exists.
-    not_found(w.catalog.index(&tf, &random).await);
+    assert_not_found(w.catalog.index(&tf, &random).await);
     let created = w
         .create(MirrorConfigInput {
             namespaces: strings(&["hashicorp"]),
@@ -532,7 +461,7 @@ async fn changes_reach_this_replicas_mirror_at_once() {
         )
         .await
         .unwrap();
-    not_found(w.catalog.index(&tf, &random).await);
+    assert_not_found(w.catalog.index(&tf, &random).await);
 
     w.configs
         .update(
@@ -546,5 +475,5 @@ async fn changes_reach_this_replicas_mirror_at_once() {
         .unwrap();
     assert_eq!(w.catalog.index(&tf, &random).await.unwrap(), ["1.0.0"]);
     w.configs.delete(created.id).await.unwrap();
-    not_found(w.catalog.index(&tf, &random).await);
+    assert_not_found(w.catalog.index(&tf, &random).await);
 }

@@ -2,61 +2,34 @@
 //! what it refuses, how it records itself, leases, panics and bounded concurrency.
 #![cfg(feature = "testkit")]
 
+mod common;
+mod mirror_common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use tfr_core::{
-    ArchiveLimits, MirrorFilter, Platform, ProviderAddress, RegistryHost, VersionConstraint,
-};
+use tfr_core::{MirrorFilter, VersionConstraint};
 use tfr_ports::driven::{
     Clock, MirrorConfigRecord, MirrorRepository, PackageFailure, SyncRunRecord, SyncStatus,
     SyncTrigger,
 };
-use tfr_ports::service::{MirrorFetcher, MirrorSync, ServiceError, SyncSettings};
-use tfr_ports::testkit::ManualClock;
-use tfr_ports::testkit::blob::{InMemoryBlobStore, sha256_hex};
-use tfr_ports::testkit::fakes::{StubArchiveInspector, StubSignatureVerifier};
-use tfr_ports::testkit::repos::InMemoryMirrorRepository;
+use tfr_ports::service::{MirrorSync, ServiceError, SyncSettings};
+use tfr_ports::testkit::blob::sha256_hex;
+use tfr_ports::testkit::fakes::StubSignatureVerifier;
 use tfr_ports::testkit::upstream::{FakeUpstreamRegistry, UpstreamCall};
 use uuid::Uuid;
 
+use mirror_common::{World, addr, platform, tf};
+
 const HOLDER: &str = "replica-a";
 
-struct World {
-    repo: Arc<InMemoryMirrorRepository>,
-    upstream: Arc<FakeUpstreamRegistry>,
-    blobs: Arc<InMemoryBlobStore>,
-    clock: Arc<ManualClock>,
-    staging: tempfile::TempDir,
-}
-
 impl World {
-    fn new() -> Self {
-        Self {
-            repo: Arc::new(InMemoryMirrorRepository::new()),
-            upstream: Arc::new(FakeUpstreamRegistry::new()),
-            blobs: Arc::new(InMemoryBlobStore::new()),
-            clock: Arc::new(ManualClock::default()),
-            staging: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
     fn sync_with(&self, concurrency: usize) -> Arc<MirrorSync> {
-        let fetcher = Arc::new(MirrorFetcher::new(
-            self.repo.clone(),
-            self.upstream.clone(),
-            self.blobs.clone(),
-            Arc::new(StubArchiveInspector::new()),
-            Arc::new(StubSignatureVerifier),
-            self.clock.clone(),
-            self.staging.path().join("mirror"),
-            ArchiveLimits::default(),
-        ));
         Arc::new(MirrorSync::new(
             self.repo.clone(),
             self.upstream.clone(),
-            fetcher,
+            self.fetcher(),
             self.clock.clone(),
             SyncSettings {
                 holder: HOLDER.to_string(),
@@ -141,18 +114,6 @@ impl World {
     fn bytes_of(&self, ty: &str, version: &str, p: &str) -> usize {
         FakeUpstreamRegistry::default_bytes(&addr(ty), version, &platform(p)).len()
     }
-}
-
-fn tf() -> RegistryHost {
-    RegistryHost::terraform_registry()
-}
-
-fn addr(ty: &str) -> ProviderAddress {
-    ProviderAddress::parse("hashicorp", ty).unwrap()
-}
-
-fn platform(p: &str) -> Platform {
-    Platform::parse(p).unwrap()
 }
 
 async fn run_once(w: &World) -> SyncRunRecord {

@@ -1,5 +1,5 @@
 //! Helpers shared by the repositories: write transactions, namespace rows, LIKE patterns,
-//! scope lists.
+//! pages, scope lists.
 
 use std::str::FromStr;
 
@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use tfr_core::{Namespace, Scope, ScopeSet};
 use tfr_ports::driven::RepoError;
@@ -96,12 +96,33 @@ pub(crate) fn search_term(search: &Option<String>) -> Option<&str> {
 }
 
 /// `LIMIT`/`OFFSET` values that fit a signed BIGINT, with one extra row for `has_more`.
-pub(crate) fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
+fn page_bounds(offset: u64, limit: u64) -> (u64, u64) {
     let max = i64::MAX as u64;
     (
         Ord::min(offset, max),
         Ord::min(limit.saturating_add(1), max),
     )
+}
+
+/// One page of `query` (already filtered and ordered): at most `limit` rows from `offset`,
+/// read by `all`, and whether more rows follow (known from one extra row fetched).
+pub(crate) async fn fetch_page<Q, T, Fut>(
+    query: Q,
+    offset: u64,
+    limit: u64,
+    all: impl FnOnce(Q) -> Fut,
+) -> Result<(Vec<T>, bool), RepoError>
+where
+    Q: QuerySelect,
+    Fut: Future<Output = Result<Vec<T>, DbErr>>,
+{
+    let (offset, fetch) = page_bounds(offset, limit);
+    let mut rows = all(query.offset(offset).limit(fetch))
+        .await
+        .map_err(db_err)?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
 }
 
 /// A scope set as stored: a JSON array of scope strings.

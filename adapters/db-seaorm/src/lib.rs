@@ -13,6 +13,7 @@ mod error;
 mod login_code_repository;
 mod membership_repository;
 mod mirror_repository;
+mod mirror_rows;
 mod module_repository;
 mod namespace_repository;
 mod organization_repository;

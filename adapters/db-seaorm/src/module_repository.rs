@@ -17,7 +17,7 @@ use tfr_ports::driven::{
 use uuid::Uuid;
 
 use crate::common::{
-    begin_write, contains_pattern, ensure_namespace, lower_like, page_bounds, search_term,
+    begin_write, contains_pattern, ensure_namespace, fetch_page, lower_like, search_term,
     visible_in,
 };
 use crate::entities::{module, module_version, module_version_summary as summary, namespace};
@@ -312,18 +312,12 @@ impl ModuleRepository for SeaOrmModuleRepository {
                     .add(Expr::exists(in_description)),
             );
         }
-        let (offset, fetch) = page_bounds(query.offset, query.limit);
-        let mut rows = select
+        let select = select
             .order_by_asc(namespace::Column::NameKey)
             .order_by_asc(module::Column::NameKey)
-            .order_by_asc(module::Column::System)
-            .offset(offset)
-            .limit(fetch)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
-        let has_more = rows.len() as u64 > query.limit;
-        rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+            .order_by_asc(module::Column::System);
+        let (rows, has_more) =
+            fetch_page(select, query.offset, query.limit, |q| q.all(&self.db)).await?;
         if rows.is_empty() {
             return Ok(ModulePage {
                 items: vec![],

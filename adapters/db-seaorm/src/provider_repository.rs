@@ -17,7 +17,7 @@ use tfr_ports::driven::{
 use uuid::Uuid;
 
 use crate::common::{
-    begin_write, contains_pattern, ensure_namespace, page_bounds, search_term, visible_in,
+    begin_write, contains_pattern, ensure_namespace, fetch_page, search_term, visible_in,
 };
 use crate::entities::{namespace, provider, provider_platform, provider_version, signing_key};
 use crate::error::{corrupt, db_err, db_err_conflict, to_i64};
@@ -324,17 +324,11 @@ impl ProviderRepository for SeaOrmProviderRepository {
                     .add(provider::Column::ProviderType.like(contains_pattern(term))),
             );
         }
-        let (offset, fetch) = page_bounds(query.offset, query.limit);
-        let mut rows = select
+        let select = select
             .order_by_asc(namespace::Column::NameKey)
-            .order_by_asc(provider::Column::ProviderType)
-            .offset(offset)
-            .limit(fetch)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
-        let has_more = rows.len() as u64 > query.limit;
-        rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+            .order_by_asc(provider::Column::ProviderType);
+        let (rows, has_more) =
+            fetch_page(select, query.offset, query.limit, |q| q.all(&self.db)).await?;
         if rows.is_empty() {
             return Ok(ProviderPage {
                 items: vec![],

@@ -123,9 +123,7 @@ fn check(reply: &Value) -> &str {
 /// Asserts that the first message of a JSON error mentions `words`.
 fn assert_error_mentions(err: &Value, words: &str) {
     assert!(
-        err["errors"][0]
-            .as_str()
-            .is_some_and(|m| m.contains(words)),
+        err["errors"][0].as_str().is_some_and(|m| m.contains(words)),
         "expected an error mentioning {words:?}: {err}"
     );
 }
@@ -521,7 +519,7 @@ async fn sync_runs_in_the_background_and_is_recorded() {
 
 #[tokio::test]
 async fn index_and_version_documents() {
-    let (app, cli, admin) = aws_mirror().await;
+    let (_app, cli, admin) = aws_mirror().await;
 
     let resp = get(&cli, &format!("{AWS}/index.json"), Some(&admin)).await;
     resp.assert_status_is_ok();
@@ -563,7 +561,7 @@ async fn index_and_version_documents() {
 
 #[tokio::test]
 async fn archives_pull_through_behind_signed_links() {
-    let (app, cli, admin) = aws_mirror().await;
+    let (_app, cli, admin) = aws_mirror().await;
     let doc_path = format!("{AWS}/1.0.0.json");
     let archive = archive_link(&cli, &admin, &doc_path, "linux_amd64").await;
 
@@ -657,7 +655,7 @@ async fn archive_links_must_be_signed_and_fresh() {
 
 #[tokio::test]
 async fn malformed_and_unknown_requests() {
-    let (app, cli, admin) = aws_mirror().await;
+    let (_app, cli, admin) = aws_mirror().await;
     for (path, status, expected_check) in [
         (
             "/v1/mirror/not_a_host!/hashicorp/aws/index.json",

@@ -1,24 +1,12 @@
 //! Discovery, versions and download documents against the fake upstream registry, and
 //! how statuses become `UpstreamError`s (retries counted on the fake's side).
 
-// The fake registry and its helpers live in the black-box crate (tests/src); tfr-tests
-// depends on the app, which depends on this crate, so they are compiled in here.
-#[allow(dead_code)]
-#[path = "../../../tests/src/ca.rs"]
-mod ca;
-#[allow(dead_code)]
-#[path = "../../../tests/src/fake_upstream/mod.rs"]
-mod fake_upstream;
-#[allow(dead_code)]
-#[path = "../../../tests/src/provider.rs"]
-mod provider;
-
 mod common;
 
 use std::time::Duration;
 
+use common::fake_upstream::RequestKind;
 use common::{World, address, platform, version};
-use fake_upstream::RequestKind;
 use tfr_ports::driven::{UpstreamError, UpstreamRegistry};
 use tfr_upstream_http::{HttpUpstreamRegistry, UpstreamSettings};
 

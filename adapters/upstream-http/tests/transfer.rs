@@ -1,22 +1,12 @@
 //! Documents read whole with a cap, packages streamed, and the fake's tampering knobs
 //! seen through the adapter.
 
-#[allow(dead_code)]
-#[path = "../../../tests/src/ca.rs"]
-mod ca;
-#[allow(dead_code)]
-#[path = "../../../tests/src/fake_upstream/mod.rs"]
-mod fake_upstream;
-#[allow(dead_code)]
-#[path = "../../../tests/src/provider.rs"]
-mod provider;
-
 mod common;
 
 use std::io::Read;
 
 use common::World;
-use fake_upstream::RequestKind;
+use common::fake_upstream::RequestKind;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tfr_ports::driven::{SignatureVerifier, UpstreamError, UpstreamRegistry};

@@ -2,22 +2,12 @@
 //! in `extra_ca_files`, and the CA once in `SSL_CERT_FILE` (checked in a child process:
 //! the environment is the process's).
 
-#[allow(dead_code)]
-#[path = "../../../tests/src/ca.rs"]
-mod ca;
-#[allow(dead_code)]
-#[path = "../../../tests/src/fake_upstream/mod.rs"]
-mod fake_upstream;
-#[allow(dead_code)]
-#[path = "../../../tests/src/provider.rs"]
-mod provider;
-
 mod common;
 
 use std::process::Command;
 
+use common::fake_upstream::RequestKind;
 use common::{World, address};
-use fake_upstream::RequestKind;
 use tfr_core::RegistryHost;
 use tfr_ports::driven::{UpstreamError, UpstreamRegistry};
 use tfr_upstream_http::{HttpUpstreamRegistry, UpstreamInitError, UpstreamSettings};

@@ -191,6 +191,21 @@ pub struct NewMirroredVersion {
     pub verified_at: DateTime<Utc>,
 }
 
+impl NewMirroredVersion {
+    /// The record of the version as first stored: no packages yet.
+    pub fn into_record(self) -> MirroredVersionRecord {
+        MirroredVersionRecord {
+            id: self.id,
+            version: self.version,
+            protocols: self.protocols,
+            shasums: self.shasums,
+            key_fingerprint: self.key_fingerprint,
+            verified_at: self.verified_at,
+            packages: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewMirroredPackage {
     pub id: Uuid,
@@ -202,6 +217,22 @@ pub struct NewMirroredPackage {
     pub size: u64,
     pub blob_key: BlobKey,
     pub fetched_at: DateTime<Utc>,
+}
+
+impl NewMirroredPackage {
+    /// The record of the package as stored (its version is where it is listed).
+    pub fn into_record(self) -> MirroredPackageRecord {
+        MirroredPackageRecord {
+            id: self.id,
+            platform: self.platform,
+            filename: self.filename,
+            sha256: self.sha256,
+            h1: self.h1,
+            size: self.size,
+            blob_key: self.blob_key,
+            fetched_at: self.fetched_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

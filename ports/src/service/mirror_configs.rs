@@ -8,7 +8,7 @@ use tfr_core::{
 };
 use uuid::Uuid;
 
-use crate::driven::{Clock, MirrorConfigRecord, MirrorRepository, SyncRunRecord};
+use crate::driven::{Clock, MirrorConfigRecord, MirrorRepository, RepoError, SyncRunRecord};
 use crate::service::ServiceError;
 use crate::service::mirror_catalog::MirrorCatalog;
 
@@ -45,10 +45,14 @@ fn not_found(id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("mirror configuration {id} not found"))
 }
 
-fn conflict(name: &str) -> ServiceError {
-    ServiceError::Conflict(format!(
-        "a mirror configuration named {name:?} exists already"
-    ))
+/// A repository error on saving configuration `name`: a conflict is its name taken.
+fn save_error(name: &str, err: RepoError) -> ServiceError {
+    match err {
+        RepoError::Conflict(_) => ServiceError::Conflict(format!(
+            "a mirror configuration named {name:?} exists already"
+        )),
+        other => other.into(),
+    }
 }
 
 /// The validated, normalised fields of an input.
@@ -207,10 +211,7 @@ impl MirrorConfigs {
         self.repo
             .insert_config(&record)
             .await
-            .map_err(|e| match e {
-                crate::driven::RepoError::Conflict(_) => conflict(&record.name),
-                other => other.into(),
-            })?;
+            .map_err(|e| save_error(&record.name, e))?;
         self.catalog.invalidate_configs();
         Ok(record)
     }
@@ -236,10 +237,7 @@ impl MirrorConfigs {
             .repo
             .update_config(&record)
             .await
-            .map_err(|e| match e {
-                crate::driven::RepoError::Conflict(_) => conflict(&record.name),
-                other => other.into(),
-            })?;
+            .map_err(|e| save_error(&record.name, e))?;
         if !updated {
             return Err(not_found(id));
         }

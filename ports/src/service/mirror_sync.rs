@@ -288,11 +288,7 @@ impl MirrorSync {
                 run.failures = tally.failures;
             }
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_string());
+                let what = crate::panic_message(panic.as_ref());
                 tracing::error!(config = %config.name, panic = %what, "mirror sync panicked");
                 run.status = SyncStatus::Failed;
                 run.message = Some(format!("the sync stopped on an internal error: {what}"));

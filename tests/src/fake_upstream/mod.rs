@@ -8,7 +8,8 @@
 //! Large packages are zips with one stored member generated on the fly, never held in memory.
 //!
 //! Also compiled into adapter tests with `#[path]` (hence `mod.rs`: a `#[path]`-loaded
-//! file finds its children next to it). It uses only `crate::ca` and `crate::provider`.
+//! file finds its children next to it). It uses only its siblings `super::ca` and
+//! `super::provider`, so the three can be compiled in together under any module.
 //!
 //! - [`serve`]: routing, the protocol documents and the knobs' effects.
 //! - [`generated_zip`]: large zips produced on the fly.
@@ -23,8 +24,8 @@ use poem::listener::{Acceptor, AcceptorExt, RustlsCertificate, RustlsConfig, Tcp
 use poem::{Request, Server};
 use sha2::{Digest, Sha256};
 
-use crate::ca::TestCa;
-use crate::provider::{ProviderDist, Signer, generate_signing_key, zip_name};
+use super::ca::TestCa;
+use super::provider::{ProviderDist, Signer, generate_signing_key, zip_name};
 
 mod generated_zip;
 mod serve;
@@ -197,7 +198,7 @@ impl FakeUpstream {
         self.add_provider_signed(ns, ty, version, platforms, &generate_signing_key())
     }
 
-    /// Publishes a release signed by `key` (a [`crate::provider::GpgKey`] for old terraform).
+    /// Publishes a release signed by `key` (a [`super::provider::GpgKey`] for old terraform).
     pub fn add_provider_signed(
         &self,
         ns: &str,

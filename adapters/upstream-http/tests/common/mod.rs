@@ -1,16 +1,25 @@
-//! Shared by the adapter's test files: a fake upstream with a release, and settings that
-//! trust its CA and retry quickly.
+//! Shared by the adapter's test files: the fake upstream registry, a fake upstream with a
+//! release, and settings that trust its CA and retry quickly.
 
 // Each test file uses a different part.
 #![allow(dead_code)]
+
+// The fake registry and its helpers live in the black-box crate (tests/src); tfr-tests
+// depends on the app, which depends on this crate, so they are compiled in here.
+#[path = "../../../../tests/src/ca.rs"]
+pub mod ca;
+#[path = "../../../../tests/src/fake_upstream/mod.rs"]
+pub mod fake_upstream;
+#[path = "../../../../tests/src/provider.rs"]
+pub mod provider;
 
 use std::time::Duration;
 
 use tfr_core::{Platform, ProviderAddress, ProviderVersion, RegistryHost};
 use tfr_upstream_http::{HttpUpstreamRegistry, UpstreamSettings};
 
-use crate::ca::TestCa;
-use crate::fake_upstream::{DEFAULT_PLATFORMS, FakeRelease, FakeUpstream};
+use ca::TestCa;
+use fake_upstream::{DEFAULT_PLATFORMS, FakeRelease, FakeUpstream};
 
 pub struct World {
     pub ca: TestCa,

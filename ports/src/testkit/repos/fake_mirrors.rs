@@ -317,15 +317,7 @@ impl MirrorRepository for InMemoryMirrorRepository {
                 new.id
             )));
         }
-        let record = MirroredVersionRecord {
-            id: new.id,
-            version: new.version,
-            protocols: new.protocols,
-            shasums: new.shasums,
-            key_fingerprint: new.key_fingerprint,
-            verified_at: new.verified_at,
-            packages: vec![],
-        };
+        let record = new.into_record();
         s.versions.push((provider_id, record.clone()));
         Ok(record)
     }
@@ -350,17 +342,9 @@ impl MirrorRepository for InMemoryMirrorRepository {
                 new.version_id, new.platform
             )));
         }
-        let record = MirroredPackageRecord {
-            id: new.id,
-            platform: new.platform,
-            filename: new.filename,
-            sha256: new.sha256,
-            h1: new.h1,
-            size: new.size,
-            blob_key: new.blob_key,
-            fetched_at: new.fetched_at,
-        };
-        s.packages.push((new.version_id, record.clone()));
+        let version_id = new.version_id;
+        let record = new.into_record();
+        s.packages.push((version_id, record.clone()));
         Ok(record)
     }
 
