@@ -176,8 +176,9 @@ pub async fn stage_stream(body: ByteStream, dir: &Path, max_bytes: u64) -> io::R
     while let Some(chunk) = hashing.next().await {
         file.write_all(&chunk?).await?;
     }
+    // No fsync: a staged file is read back by this process and then deleted; the blob
+    // store makes the durable copy.
     file.flush().await?;
-    file.sync_all().await?;
     drop(file);
     let (sha256, size) = handle.finish();
     Ok(StagedFile::new(path, size, sha256, Some(Box::new(guard))))

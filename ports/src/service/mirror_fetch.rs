@@ -99,8 +99,9 @@ impl MirrorFetcher {
     }
 
     /// Verifies a version's SHA256SUMS against upstream's signature (reading the download
-    /// document of `probe` for the URLs and keys) and records it; an already recorded
-    /// version is returned as it is. The `bool` is true when this call recorded it.
+    /// document of `probe` for the URLs and keys) and records it. Callers check first that
+    /// it is not recorded; when another fetch recorded it meanwhile, that record is
+    /// returned. The `bool` is true when this call recorded it.
     pub async fn verify_version(
         &self,
         host: &RegistryHost,
@@ -108,9 +109,6 @@ impl MirrorFetcher {
         version: &ProviderVersion,
         probe: &Platform,
     ) -> Result<(MirroredVersionRecord, bool), FetchError> {
-        if let Some(existing) = self.recorded_version(host, address, version).await? {
-            return Ok((existing, false));
-        }
         let doc = self.upstream.package(host, address, version, probe).await?;
         let shasums = self
             .upstream
@@ -125,10 +123,11 @@ impl MirrorFetcher {
         Sha256Sums::parse(&text)
             .map_err(|e| FetchError::Verification(format!("SHA256SUMS: {e}")))?;
         let key = self.verify_signature(&doc.signing_keys, text.as_bytes(), &signature)?;
+        let id = Uuid::now_v7();
         let record = self
             .repo
             .ensure_version(NewMirroredVersion {
-                id: Uuid::now_v7(),
+                id,
                 upstream: host.clone(),
                 address: address.clone(),
                 version: version.to_string(),
@@ -138,8 +137,11 @@ impl MirrorFetcher {
                 verified_at: self.clock.now(),
             })
             .await?;
-        tracing::info!(upstream = %host, provider = %address, %version, "mirrored version verified");
-        Ok((record, true))
+        let fresh = record.id == id;
+        if fresh {
+            tracing::info!(upstream = %host, provider = %address, %version, "mirrored version verified");
+        }
+        Ok((record, fresh))
     }
 
     async fn recorded_version(

@@ -19,7 +19,7 @@ use crate::driven::{
     SyncRunRecord, SyncStatus, SyncTrigger, UpstreamRegistry,
 };
 use crate::service::ServiceError;
-use crate::service::mirror_fetch::MirrorFetcher;
+use crate::service::mirror_fetch::{FetchError, MirrorFetcher};
 
 /// How a sync behaves.
 #[derive(Debug, Clone)]
@@ -70,6 +70,14 @@ struct Tally {
 }
 
 impl Tally {
+    fn absorb(&mut self, other: Tally) {
+        self.versions += other.versions;
+        self.packages += other.packages;
+        self.bytes += other.bytes;
+        self.failures.extend(other.failures);
+        self.reached += other.reached;
+    }
+
     fn fail(
         &mut self,
         provider: &ProviderAddress,
@@ -305,18 +313,36 @@ impl MirrorSync {
         run
     }
 
+    /// Providers are synced side by side (so one provider's metadata round trips overlap
+    /// another's downloads); downloads across all of them share `concurrency` permits.
     async fn sync_config(&self, config: &MirrorConfigRecord) -> Tally {
-        let mut tally = Tally::default();
-        for address in config.filter.sync_targets() {
-            self.sync_provider(config, &address, &mut tally).await;
+        let width = self.settings.concurrency.max(1);
+        let downloads = tokio::sync::Semaphore::new(width);
+        let tallies: Vec<Tally> = futures::stream::iter(config.filter.sync_targets())
+            .map(|address| {
+                let downloads = &downloads;
+                async move {
+                    let mut tally = Tally::default();
+                    self.sync_provider(config, &address, downloads, &mut tally)
+                        .await;
+                    tally
+                }
+            })
+            .buffer_unordered(width)
+            .collect()
+            .await;
+        let mut total = Tally::default();
+        for tally in tallies {
+            total.absorb(tally);
         }
-        tally
+        total
     }
 
     async fn sync_provider(
         &self,
         config: &MirrorConfigRecord,
         address: &ProviderAddress,
+        downloads: &tokio::sync::Semaphore,
         tally: &mut Tally,
     ) {
         let host = &config.upstream;
@@ -379,10 +405,16 @@ impl MirrorSync {
 
         let results: Vec<_> = futures::stream::iter(jobs)
             .map(|(version, platform)| async move {
-                let result = self
-                    .fetcher
-                    .fetch_package(host, address, &version, &platform)
-                    .await;
+                let result = match downloads.acquire().await {
+                    Ok(_permit) => {
+                        self.fetcher
+                            .fetch_package(host, address, &version, &platform)
+                            .await
+                    }
+                    Err(_) => Err(FetchError::Local(ServiceError::internal(
+                        "the download gate closed",
+                    ))),
+                };
                 (version, platform, result)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
