@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
-use tfr_ports::stream::ByteStream;
+use tfr_ports::stream::{ByteStream, StagedFile};
 
 use crate::layout::{BlobPaths, Sidecar, TMP_DIR};
 use crate::publish::{TempFile, io_failure};
@@ -119,6 +119,58 @@ impl FsBlobStore {
         Ok(())
     }
 
+    /// After the data is linked in place: the sidecar (what the file cannot tell; if it
+    /// cannot be written the put still succeeded, metadata then lacks the sha256) and the
+    /// directory entry made durable.
+    async fn finish_put(
+        &self,
+        key: &BlobKey,
+        paths: &BlobPaths,
+        sha256: String,
+        size: u64,
+        content_type: Option<String>,
+    ) -> BlobMeta {
+        let sidecar = Sidecar {
+            sha256: sha256.clone(),
+            size,
+            content_type: content_type.clone(),
+        };
+        let side_temp = TempFile::new(self.tmp.join(format!("{}.meta.part", uuid::Uuid::new_v4())));
+        if let Err(e) = publish::write_sidecar(side_temp.path(), &paths.sidecar, &sidecar).await {
+            tracing::warn!(key = %key, error = %e, "blob stored but its sidecar could not be written");
+        }
+        publish::sync_parent(&paths.data).await;
+        let last_modified = match tokio::fs::metadata(&paths.data).await {
+            Ok(m) => m.modified().ok().map(DateTime::<Utc>::from),
+            Err(_) => Some(Utc::now()),
+        };
+        BlobMeta {
+            size,
+            sha256: Some(sha256),
+            content_type,
+            last_modified,
+        }
+    }
+
+    /// Whether `path` lives on the filesystem of this store's temp directory (a hard
+    /// link from it into the store can work).
+    async fn same_filesystem(&self, path: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let (a, b) = (
+                tokio::fs::metadata(path).await,
+                tokio::fs::metadata(&self.tmp).await,
+            );
+            matches!((a, b), (Ok(a), Ok(b)) if a.dev() == b.dev())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            false
+        }
+    }
+
     fn paths(&self, key: &BlobKey) -> Result<BlobPaths, BlobError> {
         BlobPaths::new(&self.root, key.as_str()).ok_or_else(|| {
             BlobError::Internal(Box::new(io::Error::new(
@@ -191,30 +243,61 @@ impl BlobStore for FsBlobStore {
         expect.check(key, &sha256, size)?;
         publish::link_no_replace(key, temp.path(), &paths.data).await?;
         drop(temp);
+        Ok(self
+            .finish_put(key, &paths, sha256, size, expect.content_type)
+            .await)
+    }
 
-        // The object is published; the sidecar only adds what the file cannot tell. If it
-        // cannot be written the put still succeeded (metadata then lacks the sha256).
-        let sidecar = Sidecar {
-            sha256: sha256.clone(),
-            size,
-            content_type: expect.content_type.clone(),
-        };
-        let side_temp = TempFile::new(self.tmp.join(format!("{}.meta.part", uuid::Uuid::new_v4())));
-        if let Err(e) = publish::write_sidecar(side_temp.path(), &paths.sidecar, &sidecar).await {
-            tracing::warn!(key = %key, error = %e, "blob stored but its sidecar could not be written");
+    /// Links the staged file into place when it is on this store's filesystem: no copy
+    /// and no second hash (its SHA-256 was computed as it was written). Elsewhere it is
+    /// streamed like any put.
+    async fn put_staged(
+        &self,
+        key: &BlobKey,
+        file: &StagedFile,
+        content_type: Option<String>,
+    ) -> Result<BlobMeta, BlobError> {
+        if !self.same_filesystem(file.path()).await {
+            let body = file.open().await.map_err(BlobError::Body)?;
+            let expect = PutExpectation {
+                sha256: Some(file.sha256().to_string()),
+                size: Some(file.size()),
+                content_type,
+            };
+            return self.put(key, body, expect).await;
         }
-        publish::sync_parent(&paths.data).await;
-
-        let last_modified = match tokio::fs::metadata(&paths.data).await {
-            Ok(m) => m.modified().ok().map(DateTime::<Utc>::from),
-            Err(_) => Some(Utc::now()),
-        };
-        Ok(BlobMeta {
-            size,
-            sha256: Some(sha256),
-            content_type: expect.content_type,
-            last_modified,
-        })
+        let paths = self.paths(key)?;
+        if self.file_meta(&paths.data).await?.is_some() {
+            return Err(BlobError::AlreadyExists(key.to_string()));
+        }
+        let staged = file.path().to_path_buf();
+        publish::blocking(move || std::fs::File::open(&staged)?.sync_all())
+            .await
+            .map_err(|e| io_failure(format!("syncing {}", file.path().display()), e))?;
+        match publish::link_no_replace(key, file.path(), &paths.data).await {
+            Ok(()) => {}
+            // Same device yet no link (a bind mount between): copy it instead.
+            Err(BlobError::Internal(e)) => {
+                tracing::debug!(key = %key, error = %e, "hard link refused; copying the staged file");
+                let body = file.open().await.map_err(BlobError::Body)?;
+                let expect = PutExpectation {
+                    sha256: Some(file.sha256().to_string()),
+                    size: Some(file.size()),
+                    content_type,
+                };
+                return self.put(key, body, expect).await;
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(self
+            .finish_put(
+                key,
+                &paths,
+                file.sha256().to_string(),
+                file.size(),
+                content_type,
+            )
+            .await)
     }
 
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError> {

@@ -288,3 +288,64 @@ async fn check_writable_leaves_nothing_and_backend_is_fs() {
         None
     );
 }
+
+/// A staged file on the store's filesystem is linked into place (same inode, no copy);
+/// one elsewhere (here /dev/shm, a tmpfs) is copied; both hold the staged bytes.
+#[tokio::test]
+async fn put_staged_links_on_the_same_filesystem_and_copies_across() {
+    use std::os::unix::fs::MetadataExt;
+    use tfr_ports::stream::stage_stream;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let data = b"terraform-provider-linked".repeat(1000);
+
+    let staged = stage_stream(
+        bytes_stream(data.clone()),
+        &dir.path().join("staging"),
+        u64::MAX,
+    )
+    .await
+    .expect("stage on the store's filesystem");
+    let linked = key("linked/package.zip");
+    store
+        .put_staged(&linked, &staged, Some("application/zip".into()))
+        .await
+        .expect("put_staged");
+    let stored = dir.path().join("blobs").join("linked/package.zip");
+    assert_eq!(
+        std::fs::metadata(&stored).expect("stored").ino(),
+        std::fs::metadata(staged.path()).expect("staged").ino(),
+        "the staged file was copied, not linked"
+    );
+    drop(staged);
+    let body = store
+        .get(&linked)
+        .await
+        .expect("get")
+        .expect("present")
+        .body;
+    assert_eq!(read_all(body).await.expect("read"), data);
+
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let elsewhere = tempfile::tempdir_in(shm).expect("tempdir in /dev/shm");
+        let staged = stage_stream(bytes_stream(data.clone()), elsewhere.path(), u64::MAX)
+            .await
+            .expect("stage on another filesystem");
+        let copied = key("copied/package.zip");
+        let meta = store
+            .put_staged(&copied, &staged, None)
+            .await
+            .expect("put_staged across filesystems");
+        assert_eq!(meta.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+        drop(staged);
+        let body = store
+            .get(&copied)
+            .await
+            .expect("get")
+            .expect("present")
+            .body;
+        assert_eq!(read_all(body).await.expect("read"), data);
+    }
+}

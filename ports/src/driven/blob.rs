@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tfr_core::BlobKey;
 
-use crate::stream::ByteStream;
+use crate::stream::{ByteStream, StagedFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -97,6 +97,24 @@ pub trait BlobStore: Send + Sync {
         body: ByteStream,
         expect: PutExpectation,
     ) -> Result<BlobMeta, BlobError>;
+
+    /// Stores a file this process staged (its size and SHA-256 known): [`Self::put`]
+    /// with those as the expectation. A backend that can take the file without copying
+    /// it (the filesystem store, on the same filesystem) overrides this.
+    async fn put_staged(
+        &self,
+        key: &BlobKey,
+        file: &StagedFile,
+        content_type: Option<String>,
+    ) -> Result<BlobMeta, BlobError> {
+        let body = file.open().await.map_err(BlobError::Body)?;
+        let expect = PutExpectation {
+            sha256: Some(file.sha256().to_string()),
+            size: Some(file.size()),
+            content_type,
+        };
+        self.put(key, body, expect).await
+    }
 
     /// Streams the object, `None` when absent.
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError>;

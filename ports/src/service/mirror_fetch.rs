@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::driven::{
     ArchiveInspector, BlobStore, Clock, MirrorRepository, MirroredPackageRecord,
-    MirroredVersionRecord, NewMirroredPackage, NewMirroredVersion, PutExpectation, RepoError,
-    SignatureVerifier, UpstreamError, UpstreamRegistry,
+    MirroredVersionRecord, NewMirroredPackage, NewMirroredVersion, RepoError, SignatureVerifier,
+    UpstreamError, UpstreamRegistry,
 };
 use crate::service::ServiceError;
 use crate::stream::stage_stream;
@@ -243,20 +243,8 @@ impl MirrorFetcher {
 
         let blob_key =
             BlobKey::mirrored_package(host, address, &parsed, platform, Uuid::new_v4().as_u128());
-        let stream = staged
-            .open()
-            .await
-            .map_err(|e| ServiceError::internal(format!("reopening the staged package: {e}")))?;
         self.blobs
-            .put(
-                &blob_key,
-                stream,
-                PutExpectation {
-                    sha256: Some(staged.sha256().to_string()),
-                    size: Some(staged.size()),
-                    content_type: Some("application/zip".to_string()),
-                },
-            )
+            .put_staged(&blob_key, &staged, Some("application/zip".to_string()))
             .await
             .map_err(ServiceError::from)?;
         let inserted = self

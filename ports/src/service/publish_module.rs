@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::driven::{
     ArchiveInspector, BlobStore, Clock, ModuleRepository, ModuleVersionRecord, NewModuleVersion,
-    PutExpectation,
 };
 use crate::service::{CatalogCache, ServiceError};
 use crate::stream::StagedFile;
@@ -84,16 +83,9 @@ impl PublishModule {
 
         let id = Uuid::now_v7();
         let key = BlobKey::module_archive(&address, &version, format, Uuid::new_v4().as_u128());
-        let expect = PutExpectation {
-            sha256: Some(archive.sha256().to_string()),
-            size: Some(archive.size()),
-            content_type: Some(format.content_type().to_string()),
-        };
-        let body = archive
-            .open()
-            .await
-            .map_err(|e| ServiceError::internal(format!("reopening the staged upload: {e}")))?;
-        self.blobs.put(&key, body, expect).await?;
+        self.blobs
+            .put_staged(&key, &archive, Some(format.content_type().to_string()))
+            .await?;
 
         let new = NewModuleVersion {
             id,

@@ -276,16 +276,9 @@ impl PublishProvider {
             let blob_key =
                 BlobKey::provider_package(address, version, &package.platform, upload_id);
             let file = &package.upload.file;
-            let body = file
-                .open()
-                .await
-                .map_err(|e| ServiceError::internal(format!("reopening the staged upload: {e}")))?;
-            let expect = PutExpectation {
-                sha256: Some(file.sha256().to_string()),
-                size: Some(file.size()),
-                content_type: Some("application/zip".to_string()),
-            };
-            self.blobs.put(&blob_key, body, expect).await?;
+            self.blobs
+                .put_staged(&blob_key, file, Some("application/zip".to_string()))
+                .await?;
             stored.push(blob_key.clone());
             platforms.push(NewProviderPlatform {
                 id: Uuid::now_v7(),

@@ -31,6 +31,7 @@ const LARGE_CHUNK: usize = 1024 * 1024;
 pub async fn blob_store_contract(store: &dyn BlobStore, fetch: Option<&UrlFetcher>) {
     let run = Run::new(store);
     run.round_trip().await;
+    run.staged_round_trip().await;
     run.empty_body().await;
     run.checksum_mismatch_leaves_nothing().await;
     run.size_mismatch_leaves_nothing().await;
@@ -176,6 +177,37 @@ impl<'a> Run<'a> {
             "{check}: get({key}) is {}",
             describe(&got)
         );
+    }
+
+    /// `put_staged`: the staged bytes land under the key (whatever the backend does with
+    /// the file), a second put is refused, and the object outlives the staged file.
+    async fn staged_round_trip(&self) {
+        let check = "staged round trip";
+        let dir = std::env::temp_dir().join(format!("tfr-contract-{}", uuid::Uuid::new_v4()));
+        let data = payload(77, 300 * 1024 + 3);
+        let staged = crate::stream::stage_stream(bytes_stream(data.clone()), &dir, u64::MAX)
+            .await
+            .expect("staging a file");
+        let key = self.key("staged/object.zip");
+        let meta = self
+            .store
+            .put_staged(&key, &staged, Some("application/zip".into()))
+            .await
+            .expect("staged round trip: put_staged");
+        assert_eq!(meta.size, data.len() as u64, "{check}: meta size");
+        assert_eq!(
+            meta.sha256.as_deref(),
+            Some(sha256_hex(&data).as_str()),
+            "{check}: meta sha256"
+        );
+        let again = self.store.put_staged(&key, &staged, None).await;
+        assert!(
+            matches!(again, Err(BlobError::AlreadyExists(_))),
+            "{check}: a second put_staged must be refused, got {again:?}"
+        );
+        drop(staged);
+        let _ = std::fs::remove_dir_all(&dir);
+        self.assert_holds(check, &key, &data).await;
     }
 
     async fn round_trip(&self) {
