@@ -172,7 +172,10 @@ pub async fn stage_stream(body: ByteStream, dir: &Path, max_bytes: u64) -> io::R
     let guard = RemoveOnDrop(path.clone());
     let (hashing, handle) = HashingStream::new(Box::pin(LimitedStream::new(body, max_bytes)));
     let mut hashing = hashing;
-    let mut file = tokio::fs::File::create(&path).await?;
+    // Network chunks are small; each write to a tokio file is a trip to the blocking
+    // pool, so gather them first.
+    let mut file =
+        tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::create(&path).await?);
     while let Some(chunk) = hashing.next().await {
         file.write_all(&chunk?).await?;
     }
