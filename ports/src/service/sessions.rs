@@ -2,11 +2,12 @@
 //! id and a CSRF token. Logout puts the token id on a denylist kept until the token would
 //! have expired anyway.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::driven::{
@@ -31,7 +32,15 @@ pub struct Sessions {
     /// takes effect here within this interval (at once on the replica that did it).
     denylist_refresh: Duration,
     denylist: Mutex<Denylist>,
+    /// Claims of tokens already verified, keyed by the token's SHA-256 (never the token):
+    /// a browser or script sends the same token with every request, and decoding it
+    /// costs more than the rest of an authenticated read. Expiry and the denylist are
+    /// still checked on every use.
+    verified: Mutex<HashMap<[u8; 32], SessionClaims>>,
 }
+
+/// Verified tokens remembered before the cache is emptied.
+const MAX_VERIFIED: usize = 50_000;
 
 struct Denylist {
     /// Revoked ids as last read from the database, plus local revocations since.
@@ -63,6 +72,7 @@ impl Sessions {
                 local: Vec::new(),
                 loaded_at: None,
             }),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -88,9 +98,30 @@ impl Sessions {
 
     /// The claims of a valid, unexpired, not logged-out token; `None` otherwise.
     pub async fn verify(&self, token: &str) -> Result<Option<SessionClaims>, ServiceError> {
-        let claims = match self.codec.verify(token) {
-            Ok(claims) => claims,
-            Err(TokenError::Expired | TokenError::Invalid) => return Ok(None),
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+            .cloned();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => match self.codec.verify(token) {
+                Ok(claims) => {
+                    let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                    if verified.len() >= MAX_VERIFIED {
+                        let now = self.clock.now().timestamp();
+                        verified.retain(|_, c| c.expires_at > now);
+                        if verified.len() >= MAX_VERIFIED {
+                            verified.clear();
+                        }
+                    }
+                    verified.insert(digest, claims.clone());
+                    claims
+                }
+                Err(TokenError::Expired | TokenError::Invalid) => return Ok(None),
+            },
         };
         // The codec checks expiry against the wall clock; check ours too (tests move it).
         if claims.expires_at <= self.clock.now().timestamp() {
