@@ -105,7 +105,7 @@ sync_and_wait() { # JSON-CONFIG -> prints the finished run
         run=$(api "http://127.0.0.1:$TFR_PORT/api/v1/admin/mirrors/$id/history")
         status=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); items=d.get("items") or d.get("runs") or d; print(items[0]["status"])' "$run")
         [ "$status" != running ] && break
-        sleep 0.2
+        sleep 0.05
     done
     echo "$run"
 }

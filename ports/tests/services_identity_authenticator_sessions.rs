@@ -282,6 +282,8 @@ async fn a_logged_out_session_stops_working() {
     let alice = w.user("alice").await;
     let issued = w.sessions.issue(alice.id);
     let other = w.sessions.issue(alice.id);
+    // Used once first: a remembered token must stop working too.
+    assert!(w.bearer(&issued.token).await.is_some());
     w.sessions.logout(&issued.claims).await.unwrap();
     assert!(w.bearer(&issued.token).await.is_none());
     assert!(w.sessions.verify(&issued.token).await.unwrap().is_none());

@@ -178,10 +178,15 @@ pub async fn write_small_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes the sidecar through `temp` and renames it over `dest` (replacing a stale one a
-/// crash may have left; only the put that won the data link gets here).
+/// crash may have left; only the put that won the data link gets here). Not fsynced: a
+/// sidecar torn by a crash reads as absent (`Sidecar::parse` checks it against the data),
+/// which costs only the stored sha256 in metadata, never the object.
 pub async fn write_sidecar(temp: &Path, dest: &Path, sidecar: &Sidecar) -> io::Result<()> {
     let raw = serde_json::to_vec(sidecar).map_err(io::Error::other)?;
-    write_small_file(temp, &raw).await?;
+    let mut file = create_new(temp).await?;
+    file.write_all(&raw).await?;
+    file.flush().await?;
+    drop(file);
     tokio::fs::rename(temp, dest).await
 }
 
