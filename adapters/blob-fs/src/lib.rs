@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tfr_core::BlobKey;
+use tfr_ports::driven::blob::staged_body;
 use tfr_ports::driven::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
 use tfr_ports::stream::{ByteStream, StagedFile};
 
@@ -258,12 +259,7 @@ impl BlobStore for FsBlobStore {
         content_type: Option<String>,
     ) -> Result<BlobMeta, BlobError> {
         if !self.same_filesystem(file.path()).await {
-            let body = file.open().await.map_err(BlobError::Body)?;
-            let expect = PutExpectation {
-                sha256: Some(file.sha256().to_string()),
-                size: Some(file.size()),
-                content_type,
-            };
+            let (body, expect) = staged_body(file, content_type).await?;
             return self.put(key, body, expect).await;
         }
         let paths = self.paths(key)?;
@@ -279,12 +275,7 @@ impl BlobStore for FsBlobStore {
             // Same device yet no link (a bind mount between): copy it instead.
             Err(BlobError::Internal(e)) => {
                 tracing::debug!(key = %key, error = %e, "hard link refused; copying the staged file");
-                let body = file.open().await.map_err(BlobError::Body)?;
-                let expect = PutExpectation {
-                    sha256: Some(file.sha256().to_string()),
-                    size: Some(file.size()),
-                    content_type,
-                };
+                let (body, expect) = staged_body(file, content_type).await?;
                 return self.put(key, body, expect).await;
             }
             Err(other) => return Err(other),

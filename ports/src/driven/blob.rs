@@ -107,12 +107,7 @@ pub trait BlobStore: Send + Sync {
         file: &StagedFile,
         content_type: Option<String>,
     ) -> Result<BlobMeta, BlobError> {
-        let body = file.open().await.map_err(BlobError::Body)?;
-        let expect = PutExpectation {
-            sha256: Some(file.sha256().to_string()),
-            size: Some(file.size()),
-            content_type,
-        };
+        let (body, expect) = staged_body(file, content_type).await?;
         self.put(key, body, expect).await
     }
 
@@ -136,4 +131,19 @@ pub trait BlobStore: Send + Sync {
 
     /// A short name for logs and metrics (`fs`, `s3`, ...).
     fn backend_name(&self) -> &'static str;
+}
+
+/// A staged file as a [`BlobStore::put`] body, with its size and SHA-256 as the
+/// expectation.
+pub async fn staged_body(
+    file: &StagedFile,
+    content_type: Option<String>,
+) -> Result<(ByteStream, PutExpectation), BlobError> {
+    let body = file.open().await.map_err(BlobError::Body)?;
+    let expect = PutExpectation {
+        sha256: Some(file.sha256().to_string()),
+        size: Some(file.size()),
+        content_type,
+    };
+    Ok((body, expect))
 }
