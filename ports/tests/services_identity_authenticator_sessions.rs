@@ -482,3 +482,78 @@ async fn purge_drops_denylist_entries_of_expired_tokens_only() {
     );
     assert!(w.bearer(&late.token).await.is_none(), "still logged out");
 }
+
+/// Counts denylist reads and makes each one slow, so concurrent checks overlap it.
+struct SlowDenylist {
+    inner: std::sync::Arc<dyn RevokedSessionRepository>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl RevokedSessionRepository for SlowDenylist {
+    async fn revoke(
+        &self,
+        jti: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), tfr_ports::driven::RepoError> {
+        self.inner.revoke(jti, expires_at).await
+    }
+    async fn list_unexpired(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, tfr_ports::driven::RepoError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        self.inner.list_unexpired(now).await
+    }
+    async fn purge_expired(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, tfr_ports::driven::RepoError> {
+        self.inner.purge_expired(now).await
+    }
+}
+
+#[tokio::test]
+async fn a_stale_denylist_is_reread_once_while_other_checks_use_the_last_one() {
+    let w = World::new();
+    let alice = w.user("alice").await;
+    let denylist = std::sync::Arc::new(SlowDenylist {
+        inner: w.repos.revoked_sessions.clone(),
+        reads: Default::default(),
+    });
+    // Re-read on every check: every concurrent check below finds the list stale.
+    let sessions = std::sync::Arc::new(tfr_ports::service::Sessions::new(
+        std::sync::Arc::new(identity_common::fakes::FakeSessionCodec::default()),
+        denylist.clone(),
+        w.secrets.clone(),
+        w.clock.clone(),
+        SESSION_LIFETIME,
+        std::time::Duration::ZERO,
+    ));
+    let issued = sessions.issue(alice.id);
+    assert!(sessions.verify(&issued.token).await.unwrap().is_some());
+    let reads = || denylist.reads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(reads(), 1, "the first check loads the list");
+
+    let checks = (0..20).map(|_| {
+        let sessions = sessions.clone();
+        let token = issued.token.clone();
+        tokio::spawn(async move { sessions.verify(&token).await.unwrap().is_some() })
+    });
+    let results = futures::future::join_all(checks).await;
+    assert!(results.into_iter().all(|r| r.unwrap()));
+    assert_eq!(
+        reads(),
+        2,
+        "twenty concurrent checks of a stale list: one re-read"
+    );
+
+    // A logout elsewhere is still seen at the next re-read.
+    w.repos
+        .revoked_sessions
+        .revoke(&issued.claims.jti, w.clock.now() + lifetime())
+        .await
+        .unwrap();
+    assert!(sessions.verify(&issued.token).await.unwrap().is_none());
+}

@@ -49,6 +49,8 @@ struct Denylist {
     /// started before the revocation was written.
     local: Vec<(String, i64)>,
     loaded_at: Option<Instant>,
+    /// A caller is re-reading the list from the database.
+    reloading: bool,
 }
 
 impl Sessions {
@@ -71,6 +73,7 @@ impl Sessions {
                 ids: HashSet::new(),
                 local: Vec::new(),
                 loaded_at: None,
+                reloading: false,
             }),
             verified: Mutex::new(HashMap::new()),
         }
@@ -161,30 +164,58 @@ impl Sessions {
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, ServiceError> {
-        let stale = {
-            let list = self.lock();
+        // One caller re-reads a stale list while the others keep using it: with many
+        // connections, a reload per request would stall every request on the database
+        // each time the list goes stale.
+        let reload = {
+            let mut list = self.lock();
             if list.ids.contains(jti) {
                 return Ok(true);
             }
-            list.loaded_at
-                .is_none_or(|at| at.elapsed() >= self.denylist_refresh)
+            let stale = list
+                .loaded_at
+                .is_none_or(|at| at.elapsed() >= self.denylist_refresh);
+            match (stale, list.loaded_at.is_some(), list.reloading) {
+                (false, _, _) | (true, true, true) => false,
+                _ => {
+                    list.reloading = true;
+                    true
+                }
+            }
         };
-        if stale {
-            let ids: HashSet<String> = self
-                .revoked
-                .list_unexpired(self.clock.now())
-                .await?
-                .into_iter()
-                .collect();
-            let now = self.clock.now().timestamp();
-            let mut list = self.lock();
-            list.local.retain(|(_, expires_at)| *expires_at > now);
-            let mut ids = ids;
-            ids.extend(list.local.iter().map(|(jti, _)| jti.clone()));
-            list.ids = ids;
-            list.loaded_at = Some(Instant::now());
-            return Ok(list.ids.contains(jti));
+        if !reload {
+            return Ok(false);
         }
-        Ok(false)
+        // A cancelled request must not leave the flag set (the list would never reload).
+        let _release = ReloadFlag(self);
+        let read = self.revoked.list_unexpired(self.clock.now()).await;
+        let now = self.clock.now().timestamp();
+        let mut list = self.lock();
+        list.reloading = false;
+        match read {
+            Ok(ids) => {
+                let mut ids: HashSet<String> = ids.into_iter().collect();
+                list.local.retain(|(_, expires_at)| *expires_at > now);
+                ids.extend(list.local.iter().map(|(jti, _)| jti.clone()));
+                list.ids = ids;
+                list.loaded_at = Some(Instant::now());
+                Ok(list.ids.contains(jti))
+            }
+            // Never loaded: nothing to fall back on.
+            Err(e) if list.loaded_at.is_none() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not re-read the session denylist; using the last one");
+                Ok(list.ids.contains(jti))
+            }
+        }
+    }
+}
+
+/// Clears [`Denylist::reloading`] when the reload ends, however it ends.
+struct ReloadFlag<'a>(&'a Sessions);
+
+impl Drop for ReloadFlag<'_> {
+    fn drop(&mut self) {
+        self.0.lock().reloading = false;
     }
 }

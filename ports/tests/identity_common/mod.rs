@@ -21,7 +21,7 @@ use tfr_ports::testkit::security::{PlainHasher, SequentialSecrets};
 use uuid::Uuid;
 
 pub mod admin;
-mod fakes;
+pub mod fakes;
 
 #[allow(unused_imports)] // not every test file uses every fake
 pub use fakes::{Answer, Completion, FakeSealer, FakeSessionCodec, ScriptedProvider, identity};
