@@ -15,10 +15,10 @@ use tfr_core::{
 };
 use tfr_ports::ByteStream;
 use tfr_ports::driven::{
-    BlobError, BlobMeta, BlobObject, BlobStore, ModuleListQuery, ModulePage, ModuleRecord,
-    ModuleRepository, ModuleVersionRecord, ModuleWithVersions, NewModuleVersion,
+    BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, ModuleListQuery, ModulePage,
+    ModuleRecord, ModuleRepository, ModuleVersionRecord, ModuleWithVersions, NewModuleVersion,
     NewProviderVersion, ProviderListQuery, ProviderPage, ProviderRepository, ProviderVersionRecord,
-    ProviderWithVersions, PutExpectation, RepoError,
+    ProviderWithVersions, PutExpectation, RepoError, StoreCheckError,
 };
 use tfr_ports::service::{
     ModuleUpload, PackageUpload, ProviderUpload, PublishModule, PublishProvider, ServiceError,
@@ -68,6 +68,12 @@ impl BlobStore for FlakyBlobStore {
         ttl: Duration,
     ) -> Result<Option<String>, BlobError> {
         self.inner.presigned_url(key, ttl).await
+    }
+    fn list(&self) -> futures::stream::BoxStream<'_, Result<BlobListing, BlobError>> {
+        self.inner.list()
+    }
+    async fn check_writable(&self) -> Result<(), StoreCheckError> {
+        self.inner.check_writable().await
     }
     fn backend_name(&self) -> &'static str {
         "flaky"

@@ -5,13 +5,14 @@
 //! checks the writer's expectations, fsyncs, then publishes with `hard_link`, which fails
 //! when the target exists: two concurrent puts of one key never replace each other, and a
 //! reader never sees a partial object. The filesystem must support hard links
-//! ([`FsBlobStore::check_writable`] says so at startup when it does not).
+//! (`check_writable` says so at startup when it does not).
 //!
 //! The fs backend cannot sign URLs: `presigned_url` is `Ok(None)` and tfr serves its own
 //! signed links.
 
 pub mod layout;
 mod publish;
+mod walk;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,9 +20,12 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use tfr_core::BlobKey;
 use tfr_ports::driven::blob::staged_body;
-use tfr_ports::driven::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
+use tfr_ports::driven::{
+    BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, PutExpectation, StoreCheckError,
+};
 use tfr_ports::stream::{ByteStream, StagedFile};
 
 use crate::layout::{BlobPaths, Sidecar, TMP_DIR};
@@ -85,39 +89,6 @@ impl FsBlobStore {
             }
         }
         Ok(removed)
-    }
-
-    /// Startup check: writes a probe file in the temp directory, hard-links it into the
-    /// root (the publish primitive), and removes both. `Unavailable` names what failed.
-    pub async fn check_writable(&self) -> Result<(), BlobError> {
-        let id = uuid::Uuid::new_v4();
-        let unavailable = |what: &str, e: io::Error| {
-            BlobError::Unavailable(format!(
-                "fs storage at {} is not usable: {what}: {e}",
-                self.root.display()
-            ))
-        };
-        tokio::fs::create_dir_all(&self.tmp)
-            .await
-            .map_err(|e| unavailable("creating the temp directory", e))?;
-        let probe = TempFile::new(self.tmp.join(format!("probe-{id}.part")));
-        publish::write_small_file(probe.path(), b"tfr write probe\n")
-            .await
-            .map_err(|e| unavailable("writing a probe file", e))?;
-        let published = TempFile::new(self.root.join(format!("@probe-{id}")));
-        let (from, to) = (probe.path().to_path_buf(), published.path().to_path_buf());
-        publish::blocking(move || std::fs::hard_link(&from, &to))
-            .await
-            .map_err(|e| {
-                unavailable(
-                    "hard-linking a probe file (the fs backend needs hard links)",
-                    e,
-                )
-            })?;
-        tokio::fs::remove_file(published.path())
-            .await
-            .map_err(|e| unavailable("removing a probe file", e))?;
-        Ok(())
     }
 
     /// After the data is linked in place: the sidecar (what the file cannot tell; if it
@@ -349,6 +320,46 @@ impl BlobStore for FsBlobStore {
         _ttl: Duration,
     ) -> Result<Option<String>, BlobError> {
         Ok(None)
+    }
+
+    /// Startup check: writes a probe file in the temp directory, hard-links it into the
+    /// root (the publish primitive), and removes both. The error names what failed.
+    async fn check_writable(&self) -> Result<(), StoreCheckError> {
+        let id = uuid::Uuid::new_v4();
+        let unavailable = |what: &str, e: io::Error| {
+            StoreCheckError::Other(format!(
+                "fs storage at {} is not usable: {what}: {e}",
+                self.root.display()
+            ))
+        };
+        tokio::fs::create_dir_all(&self.tmp)
+            .await
+            .map_err(|e| unavailable("creating the temp directory", e))?;
+        let probe = TempFile::new(self.tmp.join(format!("probe-{id}.part")));
+        publish::write_small_file(probe.path(), b"tfr write probe\n")
+            .await
+            .map_err(|e| unavailable("writing a probe file", e))?;
+        let published = TempFile::new(self.root.join(format!("@probe-{id}")));
+        let (from, to) = (probe.path().to_path_buf(), published.path().to_path_buf());
+        publish::blocking(move || std::fs::hard_link(&from, &to))
+            .await
+            .map_err(|e| {
+                unavailable(
+                    "hard-linking a probe file (the fs backend needs hard links)",
+                    e,
+                )
+            })?;
+        tokio::fs::remove_file(published.path())
+            .await
+            .map_err(|e| unavailable("removing a probe file", e))?;
+        Ok(())
+    }
+
+    fn list(&self) -> BoxStream<'_, Result<BlobListing, BlobError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || walk::list_blobs(&root, &tx));
+        walk::receiver_stream(rx)
     }
 
     fn backend_name(&self) -> &'static str {

@@ -1,6 +1,7 @@
 //! The shared `BlobStore` contract, run against a temporary directory.
 
 use tfr_blob_fs::FsBlobStore;
+use tfr_ports::driven::BlobStore;
 use tfr_ports::testkit::blob::blob_store_contract;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use tfr_core::BlobKey;
 
 use crate::stream::{ByteStream, StagedFile};
@@ -81,6 +82,33 @@ pub struct BlobMeta {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// One object in a [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobListing {
+    pub key: BlobKey,
+    pub size: u64,
+}
+
+/// Why a store failed its startup check ([`BlobStore::check_writable`]). The variants let
+/// the configuration layer name the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreCheckError {
+    /// The bucket or container does not exist.
+    #[error("the bucket or container {0} does not exist")]
+    BucketMissing(String),
+    /// The store refused the credentials (unknown key, bad signature, expired token).
+    #[error("the store rejected the credentials: {0}")]
+    CredentialsRejected(String),
+    /// The credentials were accepted but may not read or write here.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// No answer (DNS, connection refused, timeout, TLS).
+    #[error("cannot reach the store: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Other(String),
+}
+
 pub struct BlobObject {
     pub meta: BlobMeta,
     pub body: ByteStream,
@@ -128,6 +156,15 @@ pub trait BlobStore: Send + Sync {
         key: &BlobKey,
         ttl: Duration,
     ) -> Result<Option<String>, BlobError>;
+
+    /// Every object the store holds under tfr's keys, in no particular order (objects
+    /// whose names are not valid [`BlobKey`]s, like probes, are skipped). For maintenance
+    /// (`tfr storage migrate`), never for serving requests.
+    fn list(&self) -> BoxStream<'_, Result<BlobListing, BlobError>>;
+
+    /// Startup check with a real call: the bucket/container exists and accepts a write
+    /// (a probe object is written and removed; it is never a valid [`BlobKey`]).
+    async fn check_writable(&self) -> Result<(), StoreCheckError>;
 
     /// A short name for logs and metrics (`fs`, `s3`, ...).
     fn backend_name(&self) -> &'static str;

@@ -14,7 +14,9 @@ pub mod upstream;
 
 pub use archive::{ArchiveInspector, ModuleArchiveInfo, ProviderZipError, ProviderZipInfo};
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord, AuditRepository};
-pub use blob::{BlobError, BlobMeta, BlobObject, BlobStore, PutExpectation};
+pub use blob::{
+    BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, PutExpectation, StoreCheckError,
+};
 pub use clock::{Clock, SystemClock};
 pub use identity::*;
 pub use mirror::*;

@@ -11,7 +11,8 @@ use futures::StreamExt;
 use tfr_core::BlobKey;
 
 use crate::driven::{
-    BlobError, BlobMeta, BlobObject, BlobStore, Clock, PutExpectation, SystemClock,
+    BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, Clock, PutExpectation,
+    StoreCheckError, SystemClock,
 };
 use crate::stream::{ByteStream, HashingStream};
 
@@ -172,6 +173,28 @@ impl BlobStore for InMemoryBlobStore {
     ) -> Result<Option<String>, BlobError> {
         self.check_available()?;
         Ok(None)
+    }
+
+    fn list(&self) -> futures::stream::BoxStream<'_, Result<BlobListing, BlobError>> {
+        let items: Vec<Result<BlobListing, BlobError>> = match self.check_available() {
+            Err(e) => vec![Err(e)],
+            Ok(()) => self
+                .lock()
+                .iter()
+                .map(|(key, blob)| {
+                    Ok(BlobListing {
+                        key: key.clone(),
+                        size: blob.meta.size,
+                    })
+                })
+                .collect(),
+        };
+        futures::stream::iter(items).boxed()
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreCheckError> {
+        self.check_available()
+            .map_err(|e| StoreCheckError::Unreachable(e.to_string()))
     }
 
     fn backend_name(&self) -> &'static str {

@@ -37,7 +37,7 @@ mod memory;
 #[cfg(test)]
 mod tests;
 
-pub use contract::{UrlFetcher, blob_store_contract};
+pub use contract::{ContractOptions, UrlFetcher, blob_store_contract, blob_store_contract_with};
 pub use memory::InMemoryBlobStore;
 
 use std::io;

@@ -10,7 +10,9 @@ use tfr_core::BlobKey;
 
 use super::*;
 
-use crate::driven::{BlobError, BlobMeta, BlobObject, BlobStore, Clock, PutExpectation};
+use crate::driven::{
+    BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, Clock, PutExpectation, StoreCheckError,
+};
 use crate::stream::ByteStream;
 use crate::testkit::ManualClock;
 
@@ -49,6 +51,12 @@ impl BlobStore for Signing {
     }
     async fn presigned_url(&self, key: &BlobKey, _: Duration) -> Result<Option<String>, BlobError> {
         Ok(Some(format!("mem://{key}")))
+    }
+    fn list(&self) -> futures::stream::BoxStream<'_, Result<BlobListing, BlobError>> {
+        self.0.list()
+    }
+    async fn check_writable(&self) -> Result<(), StoreCheckError> {
+        self.0.check_writable().await
     }
     fn backend_name(&self) -> &'static str {
         "signing-memory"
@@ -93,6 +101,10 @@ async fn in_memory_store_uses_its_clock_and_can_fail() {
     assert!(matches!(
         store.exists(&key).await,
         Err(BlobError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.check_writable().await,
+        Err(StoreCheckError::Unreachable(_))
     ));
     store.set_unavailable(false);
     assert!(store.exists(&key).await.unwrap());
