@@ -48,6 +48,24 @@ pub enum Command {
     /// Upload a module or a provider to a running registry.
     #[command(subcommand)]
     Publish(PublishCommand),
+    /// Blob storage maintenance.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Copy every blob from the configured store to another (checksum verified,
+    /// resumable, nothing deleted from the source); then switch the configuration.
+    Migrate {
+        /// A TOML file with the target's storage_* keys, e.g. storage_backend = "s3",
+        /// storage_s3_bucket = "tfr-blobs" (same keys as the main configuration).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Objects copied at once.
+        #[arg(long, default_value_t = crate::storage_migrate::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +168,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => return config_check(config),
+        Command::Storage(StorageCommand::Migrate { to, concurrency }) => {
+            with_settings(config, false, |s| async move {
+                crate::storage_migrate::run(&s, &to, concurrency).await
+            })
+            .await
+        }
         Command::Publish(command) => {
             telemetry::init(LogFormat::Text, false, "warn");
             publish_command(command).await
@@ -199,7 +223,14 @@ where
     } else {
         telemetry::init(LogFormat::Text, false, "warn");
     }
-    f(settings).await.map_err(Failure::Other)
+    // A check against the configuration (e.g. the blob store's startup call) names its
+    // key like a load error does, and exits the same way.
+    f(settings)
+        .await
+        .map_err(|err| match err.downcast::<ConfigError>() {
+            Ok(config) => Failure::Config(config),
+            Err(other) => Failure::Other(other),
+        })
 }
 
 fn config_check(config: Option<&Path>) -> ExitCode {

@@ -10,6 +10,8 @@ pub mod publish;
 pub mod server;
 pub mod signing_key;
 pub mod sso;
+pub mod storage;
+pub mod storage_migrate;
 pub mod telemetry;
 pub mod wiring;
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tfr_archive::SafeArchiveInspector;
-use tfr_blob_fs::FsBlobStore;
 use tfr_core::ArchiveLimits;
 use tfr_db_seaorm::SeaOrmDatabase;
 use tfr_http::{AppState, HttpSecurity, RateLimits, WebSettings};
@@ -103,14 +102,9 @@ pub async fn build(settings: &Settings, public_url: &str) -> anyhow::Result<Wire
     std::fs::create_dir_all(&staging_dir)
         .with_context(|| format!("creating the staging directory {}", staging_dir.display()))?;
     remove_stale_uploads(&staging_dir, STALE_UPLOAD_AGE);
-    let blob_dir = settings.blob_dir();
-    let fs_store = FsBlobStore::new(blob_dir.clone())
-        .with_context(|| format!("opening the blob store at {}", blob_dir.display()))?;
-    fs_store
-        .check_writable()
+    let blobs = crate::storage::open_checked(&settings.storage, &settings.data_dir)
         .await
-        .with_context(|| format!("the blob store at {} is not writable", blob_dir.display()))?;
-    let blobs: Arc<dyn BlobStore> = Arc::new(fs_store);
+        .map_err(anyhow::Error::new)?;
 
     let signing_key = crate::signing_key::resolve(settings)?;
     let signer: Arc<dyn UrlSigner> =

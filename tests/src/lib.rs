@@ -9,7 +9,9 @@
 //! - [`provider`]: goreleaser-style provider dists (zips, SHA256SUMS, detached signature).
 //! - [`postgres`]: a fresh PostgreSQL database per test, dropped afterwards.
 //! - [`blobs`]: snapshots of the filesystem blob store, to prove nothing was left behind.
+//! - [`cloud`]: storage settings for the emulators, and a store's contents read back.
 //! - [`harness`]: a running tfr with an HTTP client and publishing helpers.
+//! - [`init_scenario`]: the foundation's publish-then-`terraform init` scenario.
 //! - [`oidc`]: a real OpenID provider (npm oidc-provider) for SSO tests.
 //! - [`browser`]: a cookie-keeping client that follows redirects by hand, like a browser.
 //! - [`sso_flow`]: tfr's SSO settings for that provider, and browser sign-ins.
@@ -24,8 +26,10 @@ pub mod archives;
 pub mod blobs;
 pub mod browser;
 pub mod ca;
+pub mod cloud;
 pub mod fake_upstream;
 pub mod harness;
+pub mod init_scenario;
 pub mod mirror;
 pub mod oidc;
 pub mod postgres;

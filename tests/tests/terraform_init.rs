@@ -1,173 +1,21 @@
 //! The real terraform CLI installs a private module and a signed provider from tfr over TLS,
-//! on SQLite and on PostgreSQL.
+//! on SQLite and on PostgreSQL (blobs on local disk; the cloud stores are in
+//! storage_cloud.rs).
 
-use serde_json::Value;
-use tfr_tests::provider::{GpgKey, ProviderDist, Signer};
-use tfr_tests::terraform::require_terraform_binaries;
-use tfr_tests::{Terraform, TestRegistry};
-
-const MODULE: &str = "acme/net/aws";
-const MODULE_VERSIONS: &[&str] = &["1.0.0", "1.1.0", "1.2.0-beta1", "2.0.0"];
-const PLATFORMS: &[(&str, &str)] = &[("linux", "amd64"), ("darwin", "arm64")];
+use tfr_tests::TestRegistry;
+use tfr_tests::init_scenario::{init_scenario, publish_scenario};
 
 async fn init_installs_module_and_signed_provider(postgres: bool) {
-    // Fail (never skip) when terraform is missing.
-    let bins = require_terraform_binaries();
     let reg = TestRegistry::builder()
         .tls()
         .postgres_if(postgres)
         .start()
         .await
         .expect("start tfr with TLS");
-    assert!(reg.base_url.starts_with("https://"), "{}", reg.base_url);
-
-    for v in MODULE_VERSIONS {
-        reg.publish_sample_module(MODULE, v).await;
-    }
-    let key = GpgKey::generate().expect("gpg key");
-    let dist = ProviderDist::build(&key, "fake", "1.0.0", PLATFORMS);
-    let published = reg
-        .publish_provider_ok("acme/fake", "1.0.0", &dist.upload())
-        .await;
-    assert!(
-        published.get("warnings").is_none(),
-        "an RSA key suits every terraform: {published}"
-    );
-
-    // Anonymous read is off (the default): terraform needs a credential.
-    let read_token = reg.key_with_scopes("modules:read,providers:read").await;
-    let ca = reg.ca.as_ref().expect("TLS registry has a CA");
-    let tf = Terraform::new(ca.ca_file());
-    for bin in &bins {
-        let version = tf.version(bin).await.expect("terraform version");
-        let work = tempfile::tempdir().expect("workdir");
-        std::fs::write(
-            work.path().join("main.tf"),
-            format!(
-                r#"module "m" {{
-  source  = "{mh}/{MODULE}"
-  version = "~> 1.0"
-}}
-
-terraform {{
-  required_providers {{
-    fake = {{
-      source  = "{ph}/acme/fake"
-      version = "1.0.0"
-    }}
-  }}
-}}
-"#,
-                mh = reg.module_host(),
-                ph = reg.provider_host(),
-            ),
-        )
-        .expect("write main.tf");
-
-        let ctx = format!("{version} ({}) on {}", bin.display(), db_name(postgres));
-
-        // Read protection: without a credential, init is refused.
-        let anonymous = tempfile::tempdir().expect("workdir");
-        std::fs::copy(
-            work.path().join("main.tf"),
-            anonymous.path().join("main.tf"),
-        )
-        .expect("copy main.tf");
-        let refused = tf
-            .run(
-                bin,
-                anonymous.path(),
-                &["init", "-input=false", "-no-color"],
-                "",
-            )
-            .await
-            .expect("run terraform init without credentials");
-        assert!(
-            !refused.success() && refused.combined().contains("401"),
-            "{ctx}: init without credentials must fail with 401:\n{}",
-            refused.combined()
-        );
-
-        let out = tf
-            .run(
-                bin,
-                work.path(),
-                &["init", "-input=false", "-no-color"],
-                &reg.credentials_hcl(&read_token),
-            )
-            .await
-            .expect("run terraform init");
-        assert!(
-            out.success(),
-            "terraform init failed, {ctx}:\n{}",
-            out.combined()
-        );
-
-        // The module: newest 1.x, not the prerelease, not 2.0.0.
-        let modules: Value = serde_json::from_str(
-            &std::fs::read_to_string(work.path().join(".terraform/modules/modules.json"))
-                .expect("modules.json"),
-        )
-        .expect("modules.json is JSON");
-        let m = modules["Modules"]
-            .as_array()
-            .expect("Modules array")
-            .iter()
-            .find(|m| m["Key"] == "m")
-            .unwrap_or_else(|| panic!("module m not recorded, {ctx}: {modules}"));
-        assert_eq!(m["Version"], "1.1.0", "{ctx}: {modules}");
-        let main_tf = std::fs::read_to_string(work.path().join(".terraform/modules/m/main.tf"))
-            .expect("module unpacked");
-        assert!(
-            main_tf.contains(&format!("{MODULE} 1.1.0")),
-            "{ctx}: unpacked the wrong archive: {main_tf}"
-        );
-
-        // The provider: verified with the test's key.
-        let expected = format!("(self-signed, key ID {})", key.key_id());
-        assert!(
-            out.stdout.contains(&expected),
-            "{ctx}: expected {expected:?} in:\n{}",
-            out.combined()
-        );
-        assert!(
-            out.stdout.contains(&format!(
-                "Installed {}/acme/fake v1.0.0",
-                reg.provider_host()
-            )),
-            "{ctx}:\n{}",
-            out.combined()
-        );
-
-        // The lock file has this platform's h1: and a zh: per SHA256SUMS line.
-        let lock = std::fs::read_to_string(work.path().join(".terraform.lock.hcl"))
-            .expect(".terraform.lock.hcl");
-        assert!(lock.contains("\"h1:"), "{ctx}: no h1: hash in\n{lock}");
-        for (os, arch) in PLATFORMS {
-            let zh = format!(
-                "\"zh:{}\"",
-                tfr_tests::provider::sha256_hex(dist.zip(os, arch))
-            );
-            assert!(lock.contains(&zh), "{ctx}: {zh} missing from\n{lock}");
-        }
-
-        // A second init with the lock file in place still succeeds.
-        let again = tf
-            .run(
-                bin,
-                work.path(),
-                &["init", "-input=false", "-no-color"],
-                &reg.credentials_hcl(&read_token),
-            )
-            .await
-            .expect("run terraform init again");
-        assert!(again.success(), "second init, {ctx}:\n{}", again.combined());
-    }
+    let dist = publish_scenario(&reg).await;
+    let label = if postgres { "PostgreSQL" } else { "SQLite" };
+    init_scenario(&reg, &dist, label).await;
     reg.shutdown().await;
-}
-
-fn db_name(postgres: bool) -> &'static str {
-    if postgres { "PostgreSQL" } else { "SQLite" }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,7 +168,7 @@ fn org_role(text: &str) -> Option<(String, String)> {
 }
 
 impl Validator<'_> {
-    fn secret_pair(
+    pub(super) fn secret_pair(
         &self,
         key: &str,
         value: Option<Secret>,
@@ -186,7 +186,7 @@ impl Validator<'_> {
         }
     }
 
-    fn required(
+    pub(super) fn required(
         &self,
         key: &str,
         value: Option<String>,

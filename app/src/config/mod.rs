@@ -6,6 +6,7 @@ mod auth;
 mod mirror;
 mod raw;
 mod secret;
+mod storage;
 mod values;
 
 use std::fmt;
@@ -26,8 +27,13 @@ pub use mirror::{
 };
 pub use raw::ENV_PREFIX;
 pub use secret::{Secret, redact_url};
+pub use storage::{
+    AzureStorageCredentials, AzureStorageSettings, GcsStorageCredentials, GcsStorageSettings,
+    S3StorageSettings, STORAGE_EMULATOR_HOST, StorageSettings, storage_keys,
+};
 
-/// Settings keys, as written in the TOML file (env vars are `TFR_` + upper case).
+/// Settings keys, as written in the TOML file (env vars are `TFR_` + upper case); the
+/// storage keys are listed in `storage.rs` ([`storage_keys`]).
 pub const KEYS: &[&str] = &[
     "data_dir",
     "listen",
@@ -159,6 +165,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Provider mirrors: the sync scheduler and the upstream client.
     pub mirror: MirrorSettings,
+    /// Where blobs live (`storage_backend` and its keys).
+    pub storage: StorageSettings,
 }
 
 fn serialize_redacted_url<S: serde::Serializer>(
@@ -191,6 +199,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("auth", &self.auth)
             .field("mirror", &self.mirror)
+            .field("storage", &self.storage)
             .finish()
     }
 }
@@ -237,7 +246,14 @@ impl Settings {
                 sync_enabled: false,
                 ..MirrorSettings::default()
             },
+            storage: StorageSettings::default(),
         }
+    }
+
+    /// Loads a storage settings file (only `storage_*` keys, as in the main config), for
+    /// `tfr storage migrate --to FILE`.
+    pub fn load_storage_file(path: &Path) -> Result<StorageSettings, ConfigError> {
+        raw::load_storage_file(path)
     }
 
     /// Whether the server speaks TLS itself.
@@ -245,9 +261,13 @@ impl Settings {
         self.tls_cert_file.is_some() && self.tls_key_file.is_some()
     }
 
-    /// `<data_dir>/blobs`
+    /// The local backend's directory: `storage_local_dir`, else `<data_dir>/blobs`
+    /// (also where it would be for another backend, unused there).
     pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
+        match &self.storage {
+            StorageSettings::Local { dir: Some(dir) } => dir.clone(),
+            _ => self.data_dir.join("blobs"),
+        }
     }
 
     /// `<data_dir>/staging`: uploads are spooled here before they are checked.

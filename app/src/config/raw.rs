@@ -59,7 +59,7 @@ impl Provider for EnvStrings {
         let mut dict = Dict::new();
         for (key, value) in Env::prefixed(ENV_PREFIX).iter() {
             let key = key.as_str().to_ascii_lowercase();
-            if KEYS.contains(&key.as_str()) {
+            if is_known_key(&key) {
                 dict.insert(key, Value::from(value));
             } else if !CLI_ENV.contains(&key.as_str()) {
                 // Logging is not set up yet; say it plainly.
@@ -89,11 +89,51 @@ pub(super) fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
     let raw: RawSettings = figment.extract_lossy().map_err(figment_error)?;
     let raw_auth: super::auth::RawAuth = figment.extract_lossy().map_err(figment_error)?;
     let raw_mirror: super::mirror::RawMirror = figment.extract_lossy().map_err(figment_error)?;
+    let raw_storage: super::storage::RawStorage = figment.extract_lossy().map_err(figment_error)?;
     let validator = Validator { figment: &figment };
     let mut settings = validator.validate(raw)?;
     settings.auth = validator.auth(raw_auth)?;
     settings.mirror = validator.mirror(raw_mirror)?;
+    settings.storage = validator.storage(raw_storage)?;
     Ok(settings)
+}
+
+/// Loads only storage keys from `path` (the `--to` file of `tfr storage migrate`): any
+/// other key is refused, and `TFR_*` variables are not read.
+pub(super) fn load_storage_file(path: &Path) -> Result<StorageSettings, ConfigError> {
+    if !path.is_file() {
+        return Err(ConfigError::new(
+            "--to",
+            format!("storage settings file {} does not exist", path.display()),
+        ));
+    }
+    let figment = Figment::new().merge(Toml::file_exact(path));
+    let data = figment.data().map_err(figment_error)?;
+    for dict in data.values() {
+        if let Some(key) = dict
+            .keys()
+            .find(|k| !super::storage::storage_keys().any(|s| s == k.as_str()))
+        {
+            return Err(ConfigError::new(
+                format!("{key} (in {})", path.display()),
+                "only storage_* keys belong in a storage settings file",
+            ));
+        }
+    }
+    let raw: super::storage::RawStorage = figment.extract_lossy().map_err(figment_error)?;
+    Validator { figment: &figment }.storage(raw)
+}
+
+/// Core, identity, mirror and storage keys.
+fn is_known_key(key: &str) -> bool {
+    KEYS.contains(&key) || super::storage::storage_keys().any(|k| k == key)
+}
+
+fn known_keys() -> Vec<&'static str> {
+    KEYS.iter()
+        .copied()
+        .chain(super::storage::storage_keys())
+        .collect()
 }
 
 /// Every key set (in the file; the environment is filtered already) must be a known one.
@@ -101,14 +141,17 @@ fn check_known_keys(figment: &Figment) -> Result<(), ConfigError> {
     let data = figment.data().map_err(figment_error)?;
     for dict in data.values() {
         for key in dict.keys() {
-            if !KEYS.contains(&key.as_str()) {
+            if !is_known_key(key) {
                 let where_ = figment
                     .find_metadata(key)
                     .map(|md| label_for(md, key))
                     .unwrap_or_else(|| key.clone());
                 return Err(ConfigError::new(
                     where_,
-                    format!("unknown key `{key}` (known keys: {})", KEYS.join(", ")),
+                    format!(
+                        "unknown key `{key}` (known keys: {})",
+                        known_keys().join(", ")
+                    ),
                 ));
             }
         }
@@ -127,7 +170,10 @@ fn figment_error(err: figment::Error) -> ConfigError {
         };
         let message = match &e.kind {
             figment::error::Kind::UnknownField(field, _) => {
-                format!("unknown key `{field}` (known keys: {})", KEYS.join(", "))
+                format!(
+                    "unknown key `{field}` (known keys: {})",
+                    known_keys().join(", ")
+                )
             }
             kind => kind.to_string(),
         };
@@ -341,6 +387,7 @@ impl Validator<'_> {
             log_format,
             auth: AuthSettings::default(),
             mirror: MirrorSettings::default(),
+            storage: StorageSettings::default(),
         })
     }
 

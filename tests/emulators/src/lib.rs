@@ -217,6 +217,11 @@ impl Emulator {
         }
     }
 
+    /// Where the emulator keeps its data (azurite's blobs live under it).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The emulator's combined stdout/stderr so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
