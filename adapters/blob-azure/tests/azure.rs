@@ -16,6 +16,7 @@ use tfr_emulators::{AZURITE_ACCOUNT, AZURITE_KEY};
 use tfr_ports::driven::{BlobError, BlobStore, PutExpectation, StoreCheckError};
 use tfr_ports::stream::ByteStream;
 use tfr_ports::testkit::blob::{bytes_stream, read_all, sha256_hex};
+use tfr_ports::testkit::go_getter::requery;
 
 use common::*;
 
@@ -40,39 +41,6 @@ fn chunked(data: Vec<u8>) -> ByteStream {
         .map(|s| Ok(data.slice(s..(s + (1 << 20)).min(data.len()))))
         .collect();
     Box::pin(stream::iter(chunks))
-}
-
-/// What Go's `url.QueryEscape` leaves alone; everything else is %XX (space is `+`).
-fn go_query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The URL with its query decoded, sorted by key and re-encoded the way Go's
-/// `url.Values.Encode` does (go-getter rewrites download URLs like this).
-fn go_reencode(url: &str) -> String {
-    let mut parsed = url::Url::parse(url).expect("url");
-    let mut pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let query = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", go_query_escape(k), go_query_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    parsed.set_query(Some(&query));
-    parsed.to_string()
 }
 
 /// The URL with query parameter `name` set to `value` (same encoding otherwise).
@@ -134,7 +102,7 @@ async fn sas_urls_survive_go_reencoding_and_refuse_tampering_and_expiry() -> any
     assert_eq!(status, 200, "as signed");
     assert_eq!(body, data);
 
-    let reencoded = go_reencode(&url);
+    let reencoded = requery(&url);
     assert_ne!(reencoded, url, "the re-encoding changes the query");
     let (status, body) = fetch(reencoded.clone()).await;
     assert_eq!(

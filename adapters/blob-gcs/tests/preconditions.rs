@@ -17,7 +17,8 @@ use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobStore, PutExpectation};
 use tfr_ports::stream::ByteStream;
 
-use common::{ACCESS_TOKEN, FakeGoogle, Reply, Seen, object_json, payload, sha256_hex};
+use common::{ACCESS_TOKEN, FakeGoogle, Reply, Seen, object_json};
+use tfr_ports::testkit::blob::{payload, sha256_hex};
 
 const BUCKET: &str = "bkt";
 const MIB: usize = 1024 * 1024;

@@ -13,7 +13,9 @@ use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobStore, PutExpectation};
 use tfr_ports::testkit::blob::bytes_stream;
 
-use common::{Env, SA_EMAIL, fake_key, go_reencode, verify_v4};
+use common::{Env, SA_EMAIL, fake_key, verify_v4};
+use tfr_ports::testkit::blob::payload;
+use tfr_ports::testkit::go_getter::requery;
 
 #[tokio::test]
 async fn a_signed_url_names_the_endpoint_verifies_after_go_reencoding_and_fetches() {
@@ -22,7 +24,7 @@ async fn a_signed_url_names_the_endpoint_verifies_after_go_reencoding_and_fetche
     // `+` is valid in keys (semver build metadata) and needs care in URLs.
     let key = BlobKey::parse("providers/x/terraform-provider-x_1.0.0+build_linux_amd64.zip")
         .expect("key");
-    let data = common::payload(5, 70_000);
+    let data = payload(5, 70_000);
     store
         .put(&key, bytes_stream(data.clone()), PutExpectation::default())
         .await
@@ -51,7 +53,7 @@ async fn a_signed_url_names_the_endpoint_verifies_after_go_reencoding_and_fetche
     let today = chrono::Utc::now().format("%Y%m%d").to_string();
     assert!(parts.date.starts_with(&today), "{}", parts.date);
 
-    let reencoded = go_reencode(&url);
+    let reencoded = requery(&url);
     verify_v4(&reencoded, &fake_key().public).expect("the re-encoded URL verifies");
 
     let (status, body) = common::fetch_signed(url).await;
@@ -126,7 +128,7 @@ async fn without_an_endpoint_urls_name_storage_googleapis_com() {
         url.starts_with("https://storage.googleapis.com/tfr-prod/blobs/modules/a/b.zip?"),
         "{url}"
     );
-    verify_v4(&go_reencode(&url), &fake_key().public).expect("verifies");
+    verify_v4(&requery(&url), &fake_key().public).expect("verifies");
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@ use tfr_ports::driven::{BlobError, BlobStore, PutExpectation};
 use tfr_ports::stream::ByteStream;
 use tfr_ports::testkit::blob::read_all;
 
-use common::{Env, payload, sha256_hex};
+use common::Env;
+use tfr_ports::testkit::blob::{payload, sha256_hex};
 
 const MIB: usize = 1024 * 1024;
 

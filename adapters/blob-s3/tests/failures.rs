@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{MIB, Moto, body_failing_after, create_bucket, payload};
+use common::{MIB, Moto, body_failing_after, create_bucket};
 use futures::stream;
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobStore, PutExpectation};
 use tfr_ports::stream::ByteStream;
+use tfr_ports::testkit::blob::payload;
 use tfr_ports::testkit::blob::{bytes_stream, sha256_hex};
 use tokio::sync::{Notify, oneshot};
 

@@ -4,12 +4,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::{MIB, Moto, payload};
+use common::{MIB, Moto};
 use futures::{StreamExt, stream};
 use tfr_blob_s3::PART_SIZE;
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobStore, PutExpectation};
 use tfr_ports::stream::{ByteStream, stage_stream};
+use tfr_ports::testkit::blob::payload;
 use tfr_ports::testkit::blob::{bytes_stream, read_all, sha256_hex};
 
 fn key(name: &str) -> BlobKey {

@@ -10,28 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Moto, fetcher, payload};
+use common::{Moto, fetcher};
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use tfr_core::BlobKey;
 use tfr_emulators::MOTO_SECRET_KEY;
 use tfr_ports::driven::{BlobStore, PutExpectation};
+use tfr_ports::testkit::blob::payload;
 use tfr_ports::testkit::blob::{bytes_stream, sha256_hex};
-
-/// Go's `url.QueryEscape`: unreserved bytes stay, space becomes `+`, the rest `%XX`.
-fn go_query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use tfr_ports::testkit::go_getter::requery;
 
 /// SigV4's URI encoding (`/` kept in paths).
 fn aws_encode(s: &str, keep_slash: bool) -> String {
@@ -74,14 +61,13 @@ fn decode(s: &str, plus_is_space: bool) -> String {
 }
 
 struct Url {
-    scheme_host: String,
     host: String,
     path: String,
     query: Vec<(String, String)>,
 }
 
 fn parse(url: &str) -> Url {
-    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (_scheme, rest) = url.split_once("://").expect("scheme");
     let (host, rest) = rest.split_once('/').expect("path");
     let (path, query) = rest.split_once('?').expect("query");
     let query = query
@@ -92,28 +78,10 @@ fn parse(url: &str) -> Url {
         })
         .collect();
     Url {
-        scheme_host: format!("{scheme}://{host}"),
         host: host.to_string(),
         path: format!("/{path}"),
         query,
     }
-}
-
-/// What go-getter does: `u.RawQuery = u.Query().Encode()`.
-fn go_reencode(url: &str) -> String {
-    let parsed = parse(url);
-    let mut query = parsed.query.clone();
-    query.sort_by(|a, b| a.0.cmp(&b.0)); // stable: values of one key keep their order
-    let encoded: Vec<String> = query
-        .iter()
-        .map(|(k, v)| format!("{}={}", go_query_escape(k), go_query_escape(v)))
-        .collect();
-    format!(
-        "{}{}?{}",
-        parsed.scheme_host,
-        parsed.path,
-        encoded.join("&")
-    )
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
@@ -189,7 +157,7 @@ async fn presigned_urls_survive_go_getter_query_reencoding() {
     assert!(url.contains("X-Amz-Expires=600"), "ttl: {url}");
     assert!(signature_holds(&url, MOTO_SECRET_KEY), "signature of {url}");
 
-    let reencoded = go_reencode(&url);
+    let reencoded = requery(&url);
     assert_ne!(reencoded, url, "go's encoding reorders the sdk's query");
     assert!(
         signature_holds(&reencoded, MOTO_SECRET_KEY),

@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod clock;
 pub mod fakes;
+pub mod go_getter;
 pub mod repos;
 pub mod security;
 pub mod upstream;

@@ -17,6 +17,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use sha2::{Digest, Sha256};
 use tfr_blob_gcs::{GcsBlobStore, GcsConfig, GcsCredentials};
 use tfr_emulators::Emulator;
+use tfr_ports::testkit::go_getter::requery;
 
 pub const SA_EMAIL: &str = "tfr-test@tfr-fake-project.iam.gserviceaccount.com";
 pub const ACCESS_TOKEN: &str = "fake-access-token";
@@ -380,36 +381,6 @@ impl Env {
 // Signed URLs
 // ---------------------------------------------------------------------------------------
 
-/// Go's `url.QueryEscape`: unreserved characters stay, space is `+`, the rest `%XX`.
-pub fn go_query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The URL after a Go client parsed its query and wrote it back (`url.Values.Encode`:
-/// keys sorted, values re-escaped), as terraform's getter may do.
-pub fn go_reencode(url: &str) -> String {
-    let mut parsed = url::Url::parse(url).expect("a URL");
-    let mut pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let query = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", go_query_escape(k), go_query_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    parsed.set_query(Some(&query));
-    parsed.to_string()
-}
-
 /// RFC 3986 encoding, as GCS canonicalises query parameters.
 fn rfc3986(s: &str) -> String {
     let mut out = String::new();
@@ -504,7 +475,7 @@ pub fn verify_v4(url: &str, public_key: &[u8]) -> Result<SignedParts, String> {
 /// GETs a URL with no credentials, after re-encoding its query as Go would and checking
 /// its signature; `(status, body)`.
 pub async fn fetch_signed(url: String) -> (u16, Vec<u8>) {
-    let sent = go_reencode(&url);
+    let sent = requery(&url);
     if let Err(e) = verify_v4(&sent, &fake_key().public) {
         panic!("the signed URL does not verify: {e}");
     }
@@ -528,21 +499,3 @@ pub fn fetcher() -> impl Fn(String) -> BoxFuture<'static, (u16, Vec<u8>)> + Send
 // ---------------------------------------------------------------------------------------
 // Bodies
 // ---------------------------------------------------------------------------------------
-
-/// A deterministic, incompressible-looking payload.
-pub fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}

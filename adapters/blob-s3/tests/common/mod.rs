@@ -153,20 +153,6 @@ pub fn fetcher() -> impl Fn(String) -> BoxFuture<'static, (u16, Vec<u8>)> + Send
     }
 }
 
-/// Deterministic bytes.
-pub fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// `data` as a body in 256 KiB chunks, failing with `err` after `fail_after` bytes.
 pub fn body_failing_after(data: Vec<u8>, fail_after: Option<usize>) -> ByteStream {
     let data = Bytes::from(data);

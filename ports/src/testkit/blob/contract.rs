@@ -91,7 +91,7 @@ struct Run<'a> {
 }
 
 /// A deterministic, incompressible-looking payload of `len` bytes.
-fn payload(seed: u64, len: usize) -> Vec<u8> {
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {

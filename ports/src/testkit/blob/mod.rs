@@ -37,7 +37,9 @@ mod memory;
 #[cfg(test)]
 mod tests;
 
-pub use contract::{ContractOptions, UrlFetcher, blob_store_contract, blob_store_contract_with};
+pub use contract::{
+    ContractOptions, UrlFetcher, blob_store_contract, blob_store_contract_with, payload,
+};
 pub use memory::InMemoryBlobStore;
 
 use std::io;
