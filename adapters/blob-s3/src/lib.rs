@@ -6,6 +6,8 @@
 //! Puts never replace an object: they are conditional creates (`If-None-Match: *`),
 //! checked in flight and made visible only once complete (`src/upload.rs` tells how;
 //! bodies over [`PART_SIZE`] go up in parts, at most [`PARTS_IN_FLIGHT`] at a time).
+//! `put_staged` sends a staged file straight from disk, its parts streamed from their
+//! ranges of the file, [`STAGED_PARTS_IN_FLIGHT`] at a time (`src/staged.rs`).
 //! Downloads stream; `presigned_url` hands out SigV4 presigned GETs so clients fetch
 //! straight from the bucket.
 //!
@@ -21,6 +23,7 @@ mod errors;
 mod list;
 mod parts;
 mod read;
+mod staged;
 mod upload;
 
 use std::fmt;
@@ -32,9 +35,10 @@ use tfr_core::BlobKey;
 use tfr_ports::driven::{
     BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, PutExpectation, StoreCheckError,
 };
-use tfr_ports::stream::ByteStream;
+use tfr_ports::stream::{ByteStream, StagedFile};
 
 pub use crate::config::{ConfigError, DEFAULT_REGION, S3Config, S3Credentials};
+pub use crate::staged::STAGED_PARTS_IN_FLIGHT;
 pub use crate::upload::{PART_SIZE, PARTS_IN_FLIGHT};
 
 /// A `BlobStore` on one S3 bucket (under an optional prefix). Cheap to clone.
@@ -127,8 +131,16 @@ impl BlobStore for S3BlobStore {
         self.upload(key, body, expect).await
     }
 
-    // `put_staged` keeps the default: the staged file's SHA-256 comes as the expectation,
-    // so even a multipart upload records it at creation.
+    /// The file's size and SHA-256 are known: its bytes go up straight from disk, never
+    /// buffered in memory nor SHA-256-hashed again (`src/staged.rs`).
+    async fn put_staged(
+        &self,
+        key: &BlobKey,
+        file: &StagedFile,
+        content_type: Option<String>,
+    ) -> Result<BlobMeta, BlobError> {
+        self.upload_staged(key, file, content_type).await
+    }
 
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError> {
         self.fetch(key).await

@@ -8,15 +8,19 @@
 //! stays at a few parts whatever the size), and only when the body has ended and passed
 //! `PutExpectation::check` is the upload completed, again with `If-None-Match: *`. Until
 //! that call nothing is visible; on any failure the upload is aborted.
+//!
+//! The single `PutObject` and the multipart machinery here also serve `put_staged`
+//! (`src/staged.rs`), whose parts stream from a file instead of memory.
 
-use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream as SdkBody;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobMeta, PutExpectation};
 use tfr_ports::stream::ByteStream;
@@ -35,13 +39,13 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// this, which bounds memory per upload to about three of them.
 const MAX_PART_SIZE: u64 = 64 * 1024 * 1024;
 /// S3's limit on parts per upload.
-const MAX_PARTS: i32 = 10_000;
+pub(crate) const MAX_PARTS: i32 = 10_000;
 /// Parts being sent at once per upload.
 pub const PARTS_IN_FLIGHT: usize = 2;
 
 /// The part size for a body of `expected` bytes (when promised): [`PART_SIZE`] unless
 /// 10,000 such parts could not hold it.
-fn part_size_for(expected: Option<u64>) -> usize {
+pub(crate) fn part_size_for(expected: Option<u64>) -> usize {
     const MIB: u64 = 1024 * 1024;
     let needed = expected.map_or(0, |size| size.div_ceil(MAX_PARTS as u64));
     let rounded = needed.div_ceil(MIB) * MIB;
@@ -70,22 +74,27 @@ impl S3BlobStore {
         };
         if second.is_empty() {
             let (sha256, size) = reader.finish();
-            return self.put_single(key, first, sha256, size, expect).await;
+            return self
+                .put_single(key, SdkBody::from(first), sha256, size, expect)
+                .await;
         }
         self.put_multipart(key, reader, [first, second], expect)
             .await
     }
 
-    async fn put_single(
+    /// One conditional `PutObject` of `body` (`size` bytes whose SHA-256 is `sha256`), after
+    /// `expect` is checked. S3 verifies the body against `sha256`.
+    pub(crate) async fn put_single(
         &self,
         key: &BlobKey,
-        data: Bytes,
+        body: SdkBody,
         sha256: String,
         size: u64,
         expect: PutExpectation,
     ) -> Result<BlobMeta, BlobError> {
         expect.check(key, &sha256, size)?;
         let digest = hex::decode(&sha256).map_err(|e| BlobError::Internal(Box::new(e)))?;
+        let length = i64::try_from(size).map_err(|e| BlobError::Internal(Box::new(e)))?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -94,7 +103,8 @@ impl S3BlobStore {
             .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest))
             .metadata(SHA256_META, &sha256)
             .set_content_type(expect.content_type.clone())
-            .body(SdkBody::from(data))
+            .content_length(length)
+            .body(body)
             .send()
             .await
             .map_err(|e| blob_error("PutObject", key.as_str(), e))?;
@@ -121,14 +131,48 @@ impl S3BlobStore {
             .as_deref()
             .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
             .map(str::to_ascii_lowercase);
+        let upload = self
+            .start_upload(key, expect.content_type.clone(), promised_sha, None)
+            .await?;
+        let (sha256, size) = upload
+            .guarded(async {
+                let parts = upload
+                    .send_parts(body_parts(&mut reader, first), PARTS_IN_FLIGHT)
+                    .await?;
+                let (sha256, size) = reader.finish();
+                expect.check(key, &sha256, size)?;
+                upload.complete(parts).await?;
+                Ok((sha256, size))
+            })
+            .await?;
+        tracing::debug!(bucket = %self.bucket, key = %key, size, "s3 object stored (multipart)");
+        Ok(BlobMeta {
+            size,
+            sha256: Some(sha256),
+            content_type: expect.content_type,
+            last_modified: Some(Utc::now()),
+        })
+    }
+
+    /// Creates a multipart upload for `key`, recording `sha256` (lower-case hex) when
+    /// given. With `checksum`, every part must carry that checksum (see [`Part`]). Run
+    /// everything that follows through [`Upload::guarded`].
+    pub(crate) async fn start_upload(
+        &self,
+        key: &BlobKey,
+        content_type: Option<String>,
+        sha256: Option<String>,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<Arc<Upload>, BlobError> {
         let object = self.object_key(key);
         let created = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&object)
-            .set_content_type(expect.content_type.clone())
-            .set_metadata(promised_sha.map(|sha| [(SHA256_META.to_string(), sha)].into()))
+            .set_content_type(content_type)
+            .set_metadata(sha256.map(|sha| [(SHA256_META.to_string(), sha)].into()))
+            .set_checksum_algorithm(checksum)
             .customize()
             .config_override(quick())
             .send()
@@ -142,36 +186,54 @@ impl S3BlobStore {
                 detail: "the store returned no upload id".into(),
             })));
         }
-        let upload = Arc::new(Upload {
+        tracing::debug!(bucket = %self.bucket, key = %key, "s3 multipart upload started");
+        Ok(Arc::new(Upload {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
             object,
             upload_id,
             key: key.clone(),
-        });
-        tracing::debug!(bucket = %self.bucket, key = %key, "s3 multipart upload started");
-        let mut guard = AbortOnDrop(Some(upload.clone()));
-        match upload.run(&mut reader, first, &expect).await {
-            Ok((sha256, size)) => {
-                guard.disarm();
-                tracing::debug!(bucket = %self.bucket, key = %key, size, "s3 object stored (multipart)");
-                Ok(BlobMeta {
-                    size,
-                    sha256: Some(sha256),
-                    content_type: expect.content_type,
-                    last_modified: Some(Utc::now()),
-                })
-            }
-            Err(e) => {
-                guard.abort_now().await;
-                Err(e)
-            }
+        }))
+    }
+}
+
+/// One part to send: its body and exact length.
+pub(crate) struct Part {
+    pub body: SdkBody,
+    pub len: u64,
+    /// Base64 of the big-endian CRC-32, for an upload created with that checksum: S3
+    /// checks the part against it, and the completion lists it.
+    pub crc32: Option<String>,
+}
+
+impl From<Bytes> for Part {
+    fn from(data: Bytes) -> Self {
+        Self {
+            len: data.len() as u64,
+            body: SdkBody::from(data),
+            crc32: None,
         }
     }
 }
 
+/// The parts of a body being read: the two already read, then the rest as they come.
+fn body_parts(
+    reader: &mut PartReader,
+    first: [Bytes; 2],
+) -> impl Stream<Item = Result<Part, BlobError>> + Send + '_ {
+    let rest = stream::try_unfold(reader, |reader| async move {
+        let part = reader.next_part().await?;
+        Ok((!part.is_empty()).then_some((part, reader)))
+    });
+    stream::iter(first)
+        .filter(|part| std::future::ready(!part.is_empty()))
+        .map(Ok)
+        .chain(rest)
+        .map_ok(Part::from)
+}
+
 /// One multipart upload in progress.
-struct Upload {
+pub(crate) struct Upload {
     client: aws_sdk_s3::Client,
     bucket: String,
     object: String,
@@ -181,16 +243,27 @@ struct Upload {
 }
 
 impl Upload {
-    /// Sends every part, checks the body, completes. Returns the body's SHA-256 and size.
-    async fn run(
+    /// Runs `work` (sending the parts and completing), aborting the upload if it fails or
+    /// is dropped half way.
+    pub(crate) async fn guarded<T>(
         self: &Arc<Self>,
-        reader: &mut PartReader,
-        first: [Bytes; 2],
-        expect: &PutExpectation,
-    ) -> Result<(String, u64), BlobError> {
-        let mut parts = self.send_parts(reader, first).await?;
-        let (sha256, size) = reader.finish();
-        expect.check(&self.key, &sha256, size)?;
+        work: impl Future<Output = Result<T, BlobError>>,
+    ) -> Result<T, BlobError> {
+        let mut guard = AbortOnDrop(Some(self.clone()));
+        match work.await {
+            Ok(value) => {
+                guard.disarm();
+                Ok(value)
+            }
+            Err(e) => {
+                guard.abort_now().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the object visible from `parts`, unless one already exists.
+    pub(crate) async fn complete(&self, mut parts: Vec<CompletedPart>) -> Result<(), BlobError> {
         parts.sort_by_key(|p| p.part_number());
         self.client
             .complete_multipart_upload()
@@ -206,28 +279,23 @@ impl Upload {
             .send()
             .await
             .map_err(|e| blob_error("CompleteMultipartUpload", self.key.as_str(), e))?;
-        Ok((sha256, size))
+        Ok(())
     }
 
-    /// Reads the body part by part, keeping at most [`PARTS_IN_FLIGHT`] uploads running.
-    async fn send_parts(
+    /// Sends `parts` in order, numbered from 1, with at most `in_flight` being sent while
+    /// one more is taken from the stream: the stream is read only as fast as parts go up.
+    pub(crate) async fn send_parts(
         self: &Arc<Self>,
-        reader: &mut PartReader,
-        first: [Bytes; 2],
+        parts: impl Stream<Item = Result<Part, BlobError>>,
+        in_flight: usize,
     ) -> Result<Vec<CompletedPart>, BlobError> {
+        let mut parts = std::pin::pin!(parts);
         let mut tasks = JoinSet::new();
         let outcome = async {
             let mut done = Vec::new();
-            let mut queued = VecDeque::from(first);
             let mut number: i32 = 0;
-            loop {
-                let part = match queued.pop_front() {
-                    Some(part) => part,
-                    None => reader.next_part().await?,
-                };
-                if part.is_empty() {
-                    break;
-                }
+            while let Some(part) = parts.next().await {
+                let part = part?;
                 number += 1;
                 if number > MAX_PARTS {
                     return Err(BlobError::Internal(Box::new(S3Failure {
@@ -238,7 +306,7 @@ impl Upload {
                         ),
                     })));
                 }
-                while tasks.len() >= PARTS_IN_FLIGHT {
+                while tasks.len() >= in_flight.max(1) {
                     done.push(joined(tasks.join_next().await)?);
                 }
                 tasks.spawn(self.clone().send_part(number, part));
@@ -260,9 +328,9 @@ impl Upload {
     async fn send_part(
         self: Arc<Self>,
         number: i32,
-        data: Bytes,
+        part: Part,
     ) -> Result<CompletedPart, BlobError> {
-        let len = data.len() as i64;
+        let len = i64::try_from(part.len).map_err(|e| BlobError::Internal(Box::new(e)))?;
         let sent = self
             .client
             .upload_part()
@@ -271,13 +339,15 @@ impl Upload {
             .upload_id(&self.upload_id)
             .part_number(number)
             .content_length(len)
-            .body(SdkBody::from(data))
+            .set_checksum_crc32(part.crc32.clone())
+            .body(part.body)
             .send()
             .await
             .map_err(|e| blob_error("UploadPart", self.key.as_str(), e))?;
         Ok(CompletedPart::builder()
             .part_number(number)
             .set_e_tag(sent.e_tag)
+            .set_checksum_crc32(part.crc32)
             .build())
     }
 
