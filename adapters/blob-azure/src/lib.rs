@@ -20,6 +20,7 @@ mod identity;
 mod list;
 mod meta;
 mod sas;
+mod staged;
 mod upload;
 
 use std::fmt;
@@ -32,9 +33,10 @@ use tfr_core::BlobKey;
 use tfr_ports::driven::{
     BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, PutExpectation, StoreCheckError,
 };
-use tfr_ports::stream::ByteStream;
+use tfr_ports::stream::{ByteStream, StagedFile};
 
 pub use crate::config::{AzureConfig, AzureCredentials, ConfigError};
+pub use crate::staged::STAGED_BLOCKS_IN_FLIGHT;
 pub use crate::upload::BLOCK_SIZE;
 
 use crate::config::{Auth, Resolved};
@@ -106,6 +108,16 @@ impl BlobStore for AzureBlobStore {
         expect: PutExpectation,
     ) -> Result<BlobMeta, BlobError> {
         upload::put(&self.blob(key), key, body, expect).await
+    }
+
+    /// Reads each block straight from the file instead of streaming it through `put`.
+    async fn put_staged(
+        &self,
+        key: &BlobKey,
+        file: &StagedFile,
+        content_type: Option<String>,
+    ) -> Result<BlobMeta, BlobError> {
+        staged::put_staged(&self.blob(key), key, file, content_type).await
     }
 
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError> {

@@ -7,6 +7,8 @@
 //!   blocks are invisible and Azure discards them, so a failed or refused upload leaves
 //!   nothing behind.
 //!
+//! The block and commit machinery also serves `put_staged` (module `staged`).
+//!
 //! Both final requests carry `If-None-Match: *`, so a concurrent put of the same key
 //! loses with `AlreadyExists` instead of replacing the winner.
 
@@ -31,7 +33,7 @@ pub const BLOCK_SIZE: usize = 8 * 1024 * 1024;
 /// Blocks uploading at once (each holds its 8 MiB until it is sent).
 const MAX_IN_FLIGHT: usize = 2;
 /// Azure's limit of committed blocks per blob (8 MiB × 50,000 ≈ 390 GiB).
-const MAX_BLOCKS: usize = 50_000;
+pub(crate) const MAX_BLOCKS: usize = 50_000;
 /// Buffer growth starts here, so a small body does not cost a full block.
 const INITIAL_BUFFER: usize = 256 * 1024;
 
@@ -41,21 +43,8 @@ pub(crate) async fn put(
     body: ByteStream,
     expect: PutExpectation,
 ) -> Result<BlobMeta, BlobError> {
-    // Fast refusal before reading a body that could never be stored.
-    match blob.get_properties().await {
-        Ok(_) => return Err(BlobError::AlreadyExists(key.to_string())),
-        Err(e) if is_blob_absent(&e) => {}
-        Err(e) => return Err(blob_error(&format!("checking {key}"), e)),
-    }
-    let upload = Upload {
-        blob,
-        key,
-        id: uuid::Uuid::new_v4().to_string(),
-        content_type: expect
-            .content_type
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string()),
-    };
+    refuse_existing(blob, key).await?;
+    let upload = Upload::new(blob, key, expect.content_type.clone());
     let mut reader = BlockReader::new(body, expect.size, key);
     let first = reader.next_block().await?.unwrap_or_default();
     if reader.finished() && first.len() < BLOCK_SIZE {
@@ -66,7 +55,36 @@ pub(crate) async fn put(
     upload.blocks(first, reader, &expect).await
 }
 
-struct Upload<'a> {
+/// Fast refusal before reading a body that could never be stored (the create-only
+/// final request is what makes it safe).
+pub(crate) async fn refuse_existing(blob: &BlobClient, key: &BlobKey) -> Result<(), BlobError> {
+    match blob.get_properties().await {
+        Ok(_) => Err(BlobError::AlreadyExists(key.to_string())),
+        Err(e) if is_blob_absent(&e) => Ok(()),
+        Err(e) => Err(blob_error(&format!("checking {key}"), e)),
+    }
+}
+
+/// The blocks of one upload: those still being sent and the ids of all of them, in
+/// order. Dropping it (on any early return, or when the caller drops its future) aborts
+/// the uploads still running, and nothing is committed.
+pub(crate) struct Blocks {
+    in_flight: JoinSet<Result<(), azure_core::Error>>,
+    ids: Vec<BlockId>,
+    max_in_flight: usize,
+}
+
+impl Blocks {
+    pub(crate) fn new(max_in_flight: usize) -> Self {
+        Self {
+            in_flight: JoinSet::new(),
+            ids: Vec::new(),
+            max_in_flight,
+        }
+    }
+}
+
+pub(crate) struct Upload<'a> {
     blob: &'a BlobClient,
     key: &'a BlobKey,
     /// Unique per put: names its blocks, and is recorded in the blob's metadata so a
@@ -75,7 +93,20 @@ struct Upload<'a> {
     content_type: String,
 }
 
-impl Upload<'_> {
+impl<'a> Upload<'a> {
+    pub(crate) fn new(
+        blob: &'a BlobClient,
+        key: &'a BlobKey,
+        content_type: Option<String>,
+    ) -> Self {
+        Self {
+            blob,
+            key,
+            id: uuid::Uuid::new_v4().to_string(),
+            content_type: content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string()),
+        }
+    }
+
     fn metadata(&self, sha256: &str) -> Metadata {
         let mut metadata = Metadata::new();
         metadata.insert(SHA256_META, sha256.to_string());
@@ -93,7 +124,12 @@ impl Upload<'_> {
     }
 
     /// The whole (small, checked) body as one create-only Put Blob.
-    async fn single(&self, data: Bytes, sha256: String, size: u64) -> Result<BlobMeta, BlobError> {
+    pub(crate) async fn single(
+        &self,
+        data: Bytes,
+        sha256: String,
+        size: u64,
+    ) -> Result<BlobMeta, BlobError> {
         let result = self
             .blob
             .put_block_blob(data)
@@ -114,38 +150,56 @@ impl Upload<'_> {
         mut reader: BlockReader,
         expect: &PutExpectation,
     ) -> Result<BlobMeta, BlobError> {
-        // Dropping the set (on any early return, or when the caller drops this future)
-        // aborts the uploads still running.
-        let mut in_flight: JoinSet<Result<(), azure_core::Error>> = JoinSet::new();
-        let mut ids: Vec<BlockId> = Vec::new();
+        let mut blocks = Blocks::new(MAX_IN_FLIGHT);
         let mut next = Some(first);
         while let Some(block) = next {
-            if ids.len() >= MAX_BLOCKS {
-                return Err(BlobError::Internal(
-                    format!(
-                        "{}: body larger than a block blob allows ({MAX_BLOCKS} blocks of {BLOCK_SIZE} bytes)",
-                        self.key
-                    )
-                    .into(),
-                ));
-            }
-            while in_flight.len() >= MAX_IN_FLIGHT {
-                self.join_one(&mut in_flight).await?;
-            }
-            // Equal length for every block of the upload, as Azure requires.
-            let id = BlockId::new(format!("{}-{:06}", self.id, ids.len()));
-            ids.push(id.clone());
-            let blob = self.blob.clone();
-            in_flight.spawn(async move { blob.put_block(id, block).await.map(|_| ()) });
+            self.wait_for_slot(&mut blocks).await?;
+            self.send_block(&mut blocks, block)?;
             next = reader.next_block().await?;
         }
         let (sha256, size) = reader.digest();
         expect.check(self.key, &sha256, size)?;
-        while !in_flight.is_empty() {
-            self.join_one(&mut in_flight).await?;
+        self.commit(blocks, sha256, size).await
+    }
+
+    /// Waits until fewer than the limit of blocks are in flight, so the caller can read
+    /// the next block only when it can be sent.
+    pub(crate) async fn wait_for_slot(&self, blocks: &mut Blocks) -> Result<(), BlobError> {
+        while blocks.in_flight.len() >= blocks.max_in_flight {
+            self.join_one(&mut blocks.in_flight).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the Put Block of the next block of the upload.
+    pub(crate) fn send_block(&self, blocks: &mut Blocks, block: Bytes) -> Result<(), BlobError> {
+        if blocks.ids.len() >= MAX_BLOCKS {
+            return Err(too_many_blocks(self.key));
+        }
+        // Equal length for every block of the upload, as Azure requires.
+        let id = BlockId::new(format!("{}-{:06}", self.id, blocks.ids.len()));
+        blocks.ids.push(id.clone());
+        let blob = self.blob.clone();
+        blocks
+            .in_flight
+            .spawn(async move { blob.put_block(id, block).await.map(|_| ()) });
+        Ok(())
+    }
+
+    /// Waits for the blocks still in flight, then commits them all with a create-only
+    /// Put Block List recording `sha256`.
+    pub(crate) async fn commit(
+        &self,
+        mut blocks: Blocks,
+        sha256: String,
+        size: u64,
+    ) -> Result<BlobMeta, BlobError> {
+        while !blocks.in_flight.is_empty() {
+            self.join_one(&mut blocks.in_flight).await?;
         }
         let list = BlockList {
-            blocks: ids
+            blocks: blocks
+                .ids
                 .into_iter()
                 .map(BlobBlockType::new_uncommitted)
                 .collect(),
@@ -206,6 +260,16 @@ impl Upload<'_> {
         }
         Err(BlobError::AlreadyExists(self.key.to_string()))
     }
+}
+
+/// The refusal of a body needing more than [`MAX_BLOCKS`] blocks.
+pub(crate) fn too_many_blocks(key: &BlobKey) -> BlobError {
+    BlobError::Internal(
+        format!(
+            "{key}: body larger than a block blob allows ({MAX_BLOCKS} blocks of {BLOCK_SIZE} bytes)"
+        )
+        .into(),
+    )
 }
 
 /// Cuts the body into blocks, hashing and counting every byte as it arrives.
