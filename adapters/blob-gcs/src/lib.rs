@@ -17,6 +17,7 @@ mod list;
 mod objects;
 mod resumable;
 mod sign;
+mod staged;
 mod upload;
 
 use std::fmt;
@@ -31,7 +32,7 @@ use tfr_core::BlobKey;
 use tfr_ports::driven::{
     BlobError, BlobListing, BlobMeta, BlobObject, BlobStore, PutExpectation, StoreCheckError,
 };
-use tfr_ports::stream::ByteStream;
+use tfr_ports::stream::{ByteStream, StagedFile};
 
 use crate::config::{Endpoint, Names, SetupError, check_bucket};
 pub use crate::config::{GcsConfig, GcsCredentials};
@@ -115,6 +116,15 @@ impl BlobStore for GcsBlobStore {
         expect: PutExpectation,
     ) -> Result<BlobMeta, BlobError> {
         self.put_object(key, body, expect).await
+    }
+
+    async fn put_staged(
+        &self,
+        key: &BlobKey,
+        file: &StagedFile,
+        content_type: Option<String>,
+    ) -> Result<BlobMeta, BlobError> {
+        self.put_file(key, file, content_type).await
     }
 
     async fn get(&self, key: &BlobKey) -> Result<Option<BlobObject>, BlobError> {

@@ -24,7 +24,7 @@ use crate::objects::SHA256_FIELD;
 use crate::upload::{BodyReader, CHUNK, NewObject, stored_meta};
 
 /// Answers in a row that kept none of a chunk before the put gives up.
-const MAX_STALLS: u32 = 3;
+pub(crate) const MAX_STALLS: u32 = 3;
 
 impl GcsBlobStore {
     /// Stores a body longer than one chunk; `buf` holds its first bytes (more than
@@ -62,7 +62,7 @@ impl GcsBlobStore {
 
     /// Starts the session. Done here rather than through gcloud-storage, which panics on
     /// an answer without a `Location`.
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         key: &BlobKey,
         new: &NewObject<'_>,
@@ -161,7 +161,7 @@ impl GcsBlobStore {
     }
 
     /// Sends the final chunk (with the total size), which creates the object.
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         key: &BlobKey,
         session: &ResumableUploadClient,
@@ -219,7 +219,12 @@ impl GcsBlobStore {
 }
 
 /// How many of `sent` bytes starting at `offset` GCS kept, from a chunk's answer.
-fn kept(key: &BlobKey, answer: UploadStatus, offset: u64, sent: usize) -> Result<usize, BlobError> {
+pub(crate) fn kept(
+    key: &BlobKey,
+    answer: UploadStatus,
+    offset: u64,
+    sent: usize,
+) -> Result<usize, BlobError> {
     let persisted = match answer {
         UploadStatus::ResumeIncomplete(range) => range.last_byte + 1,
         UploadStatus::NotStarted => 0,
@@ -239,7 +244,7 @@ fn kept(key: &BlobKey, answer: UploadStatus, offset: u64, sent: usize) -> Result
 
 /// Best effort: an upload without its last chunk never becomes an object, and GCS drops
 /// abandoned sessions after a week (the emulator does not implement cancelling).
-async fn cancel(session: ResumableUploadClient, key: &BlobKey) {
+pub(crate) async fn cancel(session: ResumableUploadClient, key: &BlobKey) {
     if let Err(e) = session.cancel().await {
         tracing::debug!(key = %key, error = %describe(&e), "cancelling a resumable upload failed");
     }
@@ -254,7 +259,7 @@ fn protocol(key: &BlobKey, what: &str) -> BlobError {
     BlobError::Internal(Box::new(GcsFailure(format!("storing {key}: {what}"))))
 }
 
-fn stalled(key: &BlobKey) -> BlobError {
+pub(crate) fn stalled(key: &BlobKey) -> BlobError {
     BlobError::Unavailable(format!(
         "storing {key}: GCS kept none of {MAX_STALLS} chunks in a row"
     ))
