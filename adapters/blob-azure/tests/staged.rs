@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use azure_storage_blobs::blob::{BlobBlockType, BlockListType};
 use tfr_blob_azure::BLOCK_SIZE;
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobStore};
-use tfr_ports::stream::{StagedFile, stage_stream};
-use tfr_ports::testkit::blob::{bytes_stream, payload, read_all, sha256_hex};
+use tfr_ports::testkit::blob::{payload, read_all, sha256_hex, stage_bytes};
 
 use common::*;
 
@@ -21,15 +18,6 @@ const MIB: usize = 1 << 20;
 
 fn key(name: &str) -> BlobKey {
     BlobKey::parse(name).expect("key")
-}
-
-/// A staged copy of `data` in a fresh directory (removed by the caller).
-async fn stage(data: &[u8]) -> (StagedFile, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tfr-azure-staged-{}", uuid::Uuid::new_v4()));
-    let staged = stage_stream(bytes_stream(data.to_vec()), &dir, u64::MAX)
-        .await
-        .expect("staging");
-    (staged, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -46,7 +34,7 @@ async fn staged_files_round_trip_whatever_their_size() -> anyhow::Result<()> {
         ("staged/empty.zip", 0),
     ] {
         let data = payload(len as u64, len);
-        let (staged, dir) = stage(&data).await;
+        let (staged, dir) = stage_bytes(&data).await;
         let k = key(name);
         let meta = store
             .put_staged(&k, &staged, Some("application/zip".into()))
@@ -118,7 +106,7 @@ async fn a_truncated_staged_file_is_a_body_error_and_stores_nothing() -> anyhow:
         ("short/small.zip", 300 * 1024, 100 * 1024),
     ] {
         let data = payload(5, len);
-        let (staged, dir) = stage(&data).await;
+        let (staged, dir) = stage_bytes(&data).await;
         std::fs::OpenOptions::new()
             .write(true)
             .open(staged.path())?

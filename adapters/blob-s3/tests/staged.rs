@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::ChecksumMode;
@@ -13,20 +12,11 @@ use common::{MIB, Moto};
 use tfr_blob_s3::PART_SIZE;
 use tfr_core::BlobKey;
 use tfr_ports::driven::{BlobError, BlobStore};
-use tfr_ports::stream::{StagedFile, stage_stream};
-use tfr_ports::testkit::blob::{bytes_stream, payload, read_all, sha256_hex};
+use tfr_ports::stream::StagedFile;
+use tfr_ports::testkit::blob::{payload, read_all, sha256_hex, stage_bytes};
 
 fn key(name: &str) -> BlobKey {
     BlobKey::parse(name).expect("key")
-}
-
-/// A staged copy of `data` in a fresh directory (removed by the caller).
-async fn stage(data: &[u8]) -> (StagedFile, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tfr-s3-staged-{}", uuid::Uuid::new_v4()));
-    let staged = stage_stream(bytes_stream(data.to_vec()), &dir, u64::MAX)
-        .await
-        .expect("staging");
-    (staged, dir)
 }
 
 /// `key` holds `data`, with its SHA-256 and `content_type` recorded.
@@ -67,7 +57,7 @@ async fn staged_files_round_trip_whatever_their_size() {
         ("staged/empty.zip", 0),
     ] {
         let data = payload(len as u64, len);
-        let (staged, dir) = stage(&data).await;
+        let (staged, dir) = stage_bytes(&data).await;
         let k = key(name);
         let meta = moto
             .store
@@ -114,7 +104,7 @@ async fn a_staged_put_over_an_existing_object_leaves_nothing_behind() {
     let moto = Moto::start("tenant").await;
     for (name, len) in [("race/large.zip", 40 * MIB), ("race/small.zip", 100 * 1024)] {
         let data = payload(9, len);
-        let (staged, dir) = stage(&data).await;
+        let (staged, dir) = stage_bytes(&data).await;
         let k = key(name);
         let object = format!("tenant/{name}");
 
@@ -198,7 +188,7 @@ async fn a_short_staged_file_fails_and_leaves_nothing() {
         ("short/small.zip", 100 * 1024, 200 * 1024),
     ] {
         let data = payload(5, actual);
-        let (real, dir) = stage(&data).await;
+        let (real, dir) = stage_bytes(&data).await;
         let staged = StagedFile::new(
             real.path().to_path_buf(),
             claimed as u64,
@@ -223,7 +213,7 @@ async fn a_short_staged_file_fails_and_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_staged_put_dropped_half_way_aborts_its_upload() {
     let moto = Moto::start("").await;
-    let (staged, dir) = stage(&payload(6, 64 * MIB)).await;
+    let (staged, dir) = stage_bytes(&payload(6, 64 * MIB)).await;
     let k = key("dropped/staged.zip");
     let put = tokio::spawn({
         let (store, k) = (moto.store.clone(), k.clone());

@@ -222,11 +222,8 @@ impl<'a> Run<'a> {
     /// the file), a second put is refused, and the object outlives the staged file.
     async fn staged_round_trip(&self) {
         let check = "staged round trip";
-        let dir = std::env::temp_dir().join(format!("tfr-contract-{}", uuid::Uuid::new_v4()));
         let data = payload(77, 300 * 1024 + 3);
-        let staged = crate::stream::stage_stream(bytes_stream(data.clone()), &dir, u64::MAX)
-            .await
-            .expect("staging a file");
+        let (staged, dir) = stage_bytes(&data).await;
         let key = self.key("staged/object.zip");
         let meta = self
             .store

@@ -70,6 +70,16 @@ pub fn bytes_stream(data: impl Into<Bytes>) -> ByteStream {
     Box::pin(stream::iter(chunks))
 }
 
+/// A staged copy of `data` (via [`crate::stream::stage_stream`], as uploads are staged)
+/// in a fresh temporary directory, which the caller removes.
+pub async fn stage_bytes(data: &[u8]) -> (crate::stream::StagedFile, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tfr-staged-{}", uuid::Uuid::new_v4()));
+    let staged = crate::stream::stage_stream(bytes_stream(data.to_vec()), &dir, u64::MAX)
+        .await
+        .expect("staging a file");
+    (staged, dir)
+}
+
 /// Drains a body stream into memory (tests only: production code streams).
 pub async fn read_all(mut body: ByteStream) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
